@@ -1,0 +1,153 @@
+import type { Logger } from 'pino'
+import { type AuthRequest, type Caller, type Hooks } from './auth.ts'
+import { GatewayError } from './errors.ts'
+import { Hub } from './hub.ts'
+import type { Limits } from './limits.ts'
+import type { StreamRegistry } from './registry.ts'
+import { resumeToken } from './resume-token.ts'
+import { Session, type SessionSink } from './session.ts'
+import type { Address, CustomEvent, Item, JsonObject, LogRecord } from './types.ts'
+import type { Metrics, Transport } from '../observability/metrics.ts'
+import type { Store } from '../store/store.ts'
+
+export interface GatewayOptions {
+  registry: StreamRegistry
+  store: Store
+  hooks: Hooks
+  limits: Limits
+  metrics: Metrics
+  logger: Logger
+}
+
+export interface SetResult {
+  item: Item
+  created: boolean
+  record: LogRecord
+}
+
+const isPlainObject = (value: unknown): value is JsonObject =>
+  typeof value === 'object' && value !== null && !Array.isArray(value)
+
+function checkAddress(address: Address, needsId: boolean) {
+  const fields: Array<keyof Address> = needsId ? ['streamName', 'groupId', 'id'] : ['streamName', 'groupId']
+  for (const field of fields) {
+    const value = address[field]
+    if (typeof value !== 'string' || value === '') throw new GatewayError('INVALID_ARGUMENT', `${field} must be a non-empty string`)
+  }
+  if (address.id !== undefined && (typeof address.id !== 'string' || address.id === '')) {
+    throw new GatewayError('INVALID_ARGUMENT', 'id must be a non-empty string when given')
+  }
+}
+
+/**
+ * The StreamService of the contract, for every transport: the same validation, authorisation, errors and
+ * subscription semantics whichever wire a call arrived on.
+ */
+export class Gateway {
+  readonly hub = new Hub()
+  readonly registry: StreamRegistry
+  readonly store: Store
+  readonly limits: Limits
+  readonly metrics: Metrics
+  readonly logger: Logger
+  private readonly hooks: Hooks
+
+  constructor(options: GatewayOptions) {
+    ;({ registry: this.registry, store: this.store, limits: this.limits, metrics: this.metrics, logger: this.logger, hooks: this.hooks } = options)
+    this.store.onRecord((record) => {
+      this.metrics.eventsWritten.inc()
+      this.hub.publish(record)
+    })
+  }
+
+  /** Runs the config's `authenticate` hook; without one every caller is anonymous. */
+  async authenticate(request: Omit<AuthRequest, 'token'> & { token: string | undefined }): Promise<Caller> {
+    if (!this.hooks.authenticate) return { kind: 'client', authContext: undefined }
+    try {
+      return { kind: 'client', authContext: (await this.hooks.authenticate(request)) ?? undefined }
+    } catch (error) {
+      this.logger.debug({ err: error }, 'authentication refused')
+      throw new GatewayError('UNAUTHENTICATED', 'authentication failed')
+    }
+  }
+
+  /** Motia's `canAccess` decides reads, writes and subscriptions alike; a throwing hook denies. */
+  async authorize(caller: Caller, address: Address): Promise<void> {
+    const stream = this.registry.get(address.streamName)
+    if (caller.kind === 'internal' || !stream.canAccess) return
+    const subscription = address.id === undefined ? { groupId: address.groupId } : { groupId: address.groupId, id: address.id }
+    let allowed = false
+    try {
+      allowed = Boolean(await stream.canAccess(subscription, caller.authContext))
+    } catch (error) {
+      this.logger.warn({ err: error, stream: address.streamName }, 'canAccess threw; access denied')
+    }
+    if (!allowed) throw new GatewayError('PERMISSION_DENIED', 'Access denied')
+  }
+
+  async get(caller: Caller, address: Required<Address>): Promise<Item> {
+    checkAddress(address, true)
+    await this.authorize(caller, address)
+    const item = await this.store.get(address.streamName, address.groupId, address.id)
+    if (!item) throw new GatewayError('NOT_FOUND', `item "${address.id}" not found in ${address.streamName}/${address.groupId}`)
+    return item
+  }
+
+  async list(caller: Caller, address: Address): Promise<Item[]> {
+    checkAddress({ streamName: address.streamName, groupId: address.groupId }, false)
+    await this.authorize(caller, { streamName: address.streamName, groupId: address.groupId })
+    return this.store.list(address.streamName, address.groupId)
+  }
+
+  async set(caller: Caller, address: Required<Address>, data: unknown): Promise<SetResult> {
+    checkAddress(address, true)
+    const stream = this.registry.get(address.streamName)
+    if (!isPlainObject(data)) throw new GatewayError('INVALID_ARGUMENT', 'item data must be a JSON object')
+    if (data.id !== undefined && data.id !== address.id) {
+      throw new GatewayError('INVALID_ARGUMENT', `data.id "${String(data.id)}" differs from the item id "${address.id}"`)
+    }
+    await this.authorize(caller, address)
+    // The JSON round trip detaches the stored item from the caller's object and measures it; the schema
+    // then sees exactly what subscribers will receive, id included.
+    const json = JSON.stringify({ ...data, id: address.id })
+    if (Buffer.byteLength(json) > this.limits.maxItemBytes) {
+      throw new GatewayError('PAYLOAD_TOO_LARGE', `item is larger than ${this.limits.maxItemBytes} bytes`)
+    }
+    const value = await stream.validate(JSON.parse(json))
+    if (!isPlainObject(value)) throw new GatewayError('INVALID_ARGUMENT', "the stream's schema must produce an object")
+    const item: Item = { ...value, id: address.id }
+    const { previous, record } = await this.store.set(address.streamName, address.groupId, item)
+    return { item, created: previous === null, record }
+  }
+
+  async delete(caller: Caller, address: Required<Address>): Promise<Item> {
+    checkAddress(address, true)
+    await this.authorize(caller, address)
+    const result = await this.store.delete(address.streamName, address.groupId, address.id)
+    if (!result?.previous) throw new GatewayError('NOT_FOUND', `item "${address.id}" not found in ${address.streamName}/${address.groupId}`)
+    return result.previous
+  }
+
+  async send(caller: Caller, address: Address, event: CustomEvent): Promise<LogRecord> {
+    checkAddress(address, false)
+    if (typeof event?.type !== 'string' || event.type === '') throw new GatewayError('INVALID_ARGUMENT', 'event type must be a non-empty string')
+    await this.authorize(caller, address)
+    const json = JSON.stringify(event.data ?? null)
+    if (Buffer.byteLength(json) > this.limits.maxItemBytes) {
+      throw new GatewayError('PAYLOAD_TOO_LARGE', `event data is larger than ${this.limits.maxItemBytes} bytes`)
+    }
+    return this.store.send(address.streamName, address.groupId, address.id, { type: event.type, data: JSON.parse(json) })
+  }
+
+  listStreams(): string[] {
+    return this.registry.names()
+  }
+
+  openSession(caller: Caller, sink: SessionSink, transport: Transport): Session {
+    return new Session(this, caller, sink, transport)
+  }
+
+  tokenOf(record: { epoch: string; seq: number }) {
+    return resumeToken(record.epoch, record.seq)
+  }
+}

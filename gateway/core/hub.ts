@@ -1,0 +1,43 @@
+import type { Session } from './session.ts'
+import { groupKey } from './session.ts'
+import type { LogRecord } from './types.ts'
+
+/**
+ * Routes log records to the sessions that follow their group. Delivery runs after the write that produced
+ * the record has returned (one drain per turn of the event loop), so a write's latency never includes
+ * fan-out, and a burst of writes is delivered as one batch.
+ */
+export class Hub {
+  private readonly groups = new Map<string, Set<Session>>()
+  private queue: LogRecord[] = []
+  private scheduled = false
+
+  add(key: string, session: Session) {
+    let sessions = this.groups.get(key)
+    if (!sessions) this.groups.set(key, (sessions = new Set()))
+    sessions.add(session)
+  }
+
+  remove(key: string, session: Session) {
+    const sessions = this.groups.get(key)
+    if (sessions?.delete(session) && sessions.size === 0) this.groups.delete(key)
+  }
+
+  publish(record: LogRecord) {
+    this.queue.push(record)
+    if (this.scheduled) return
+    this.scheduled = true
+    setImmediate(this.drain)
+  }
+
+  private readonly drain = () => {
+    const batch = this.queue
+    this.queue = []
+    this.scheduled = false
+    for (const record of batch) {
+      const key = groupKey(record.streamName, record.groupId)
+      const sessions = this.groups.get(key)
+      if (sessions) for (const session of sessions) session.offer(key, record)
+    }
+  }
+}

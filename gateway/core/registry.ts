@@ -1,0 +1,36 @@
+import { unknownStream } from './errors.ts'
+import { validatorFor, type Validator } from './schema.ts'
+import type { StreamConfig, Subscription } from './stream-config.ts'
+
+export interface StreamDefinition {
+  name: string
+  validate: Validator
+  canAccess?: (subscription: Subscription, authContext: unknown) => boolean | Promise<boolean>
+}
+
+/** The streams a gateway serves, by name. */
+export class StreamRegistry {
+  private readonly streams = new Map<string, StreamDefinition>()
+
+  constructor(configs: StreamConfig[]) {
+    for (const config of configs) {
+      if (typeof config?.name !== 'string' || config.name === '') throw new Error('a stream config needs a name')
+      if (this.streams.has(config.name)) throw new Error(`stream "${config.name}" is defined twice`)
+      this.streams.set(config.name, {
+        name: config.name,
+        validate: validatorFor(config.schema),
+        canAccess: config.canAccess,
+      })
+    }
+  }
+
+  get(name: string): StreamDefinition {
+    const stream = this.streams.get(name)
+    if (!stream) throw unknownStream(name)
+    return stream
+  }
+
+  names(): string[] {
+    return [...this.streams.keys()]
+  }
+}

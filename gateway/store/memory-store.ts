@@ -1,0 +1,106 @@
+import { randomBytes } from 'node:crypto'
+import type { CustomEvent, Item, LogRecord, Snapshot } from '../core/types.ts'
+import type { Store, WriteResult } from './store.ts'
+
+class GroupLog {
+  readonly items = new Map<string, Item>()
+  seq = 0
+  timestamp = 0
+  /** The newest records, oldest first; at most `historyLimit`. */
+  history: LogRecord[] = []
+}
+
+/**
+ * The embedded default: every group lives in this process. Writes are synchronous under the hood, so the
+ * read-modify-write of create/update and the clock tick are atomic by construction. The epoch is new on
+ * every start: resume tokens from before a restart lead to a reset sync.
+ */
+export class MemoryStore implements Store {
+  readonly epoch = randomBytes(6).toString('base64url')
+  private readonly groups = new Map<string, GroupLog>()
+  private readonly listeners: Array<(record: LogRecord) => void> = []
+
+  constructor(private readonly historyLimit = 1000) {}
+
+  private group(streamName: string, groupId: string): GroupLog {
+    const key = `${streamName}\u0000${groupId}`
+    let log = this.groups.get(key)
+    if (!log) this.groups.set(key, (log = new GroupLog()))
+    return log
+  }
+
+  private append<R extends LogRecord>(log: GroupLog, record: R): R {
+    log.history.push(record)
+    // Trim in batches so a full history costs one splice per historyLimit/4 writes, not a shift per write.
+    if (log.history.length > this.historyLimit + (this.historyLimit >> 2)) {
+      log.history.splice(0, log.history.length - this.historyLimit)
+    }
+    for (const listener of this.listeners) listener(record)
+    return record
+  }
+
+  private tick(log: GroupLog) {
+    log.seq += 1
+    log.timestamp = Math.max(Date.now(), log.timestamp + 1)
+    return { seq: log.seq, timestamp: log.timestamp, epoch: this.epoch }
+  }
+
+  async get(streamName: string, groupId: string, id: string) {
+    return this.groups.get(`${streamName}\u0000${groupId}`)?.items.get(id) ?? null
+  }
+
+  async list(streamName: string, groupId: string) {
+    return [...(this.groups.get(`${streamName}\u0000${groupId}`)?.items.values() ?? [])]
+  }
+
+  async set(streamName: string, groupId: string, item: Item): Promise<WriteResult> {
+    const log = this.group(streamName, groupId)
+    const previous = log.items.get(item.id) ?? null
+    log.items.set(item.id, item)
+    const kind = previous ? 'update' : 'create'
+    const record = this.append(log, { streamName, groupId, ...this.tick(log), kind, id: item.id, item })
+    return { previous, record }
+  }
+
+  async delete(streamName: string, groupId: string, id: string): Promise<WriteResult | null> {
+    const log = this.groups.get(`${streamName}\u0000${groupId}`)
+    const previous = log?.items.get(id)
+    if (!log || !previous) return null
+    log.items.delete(id)
+    const record = this.append(log, { streamName, groupId, ...this.tick(log), kind: 'delete', id, item: previous })
+    return { previous, record }
+  }
+
+  async send(streamName: string, groupId: string, id: string | undefined, event: CustomEvent) {
+    const log = this.group(streamName, groupId)
+    return this.append(log, { streamName, groupId, ...this.tick(log), kind: 'event', id, event })
+  }
+
+  async snapshot(streamName: string, groupId: string, id?: string): Promise<Snapshot> {
+    const log = this.group(streamName, groupId)
+    // A sync carries the stamp of the last entry it reflects, so snapshots never advance the clock and a
+    // reconnect herd cannot push it ahead of wall time. A group never written gets one tick, so that its
+    // first change is stamped after its first sync.
+    if (log.timestamp === 0) log.timestamp = Date.now()
+    const item = id === undefined ? undefined : log.items.get(id)
+    const items = id === undefined ? [...log.items.values()] : item ? [item] : []
+    return { items, seq: log.seq, timestamp: log.timestamp, epoch: this.epoch }
+  }
+
+  async history(streamName: string, groupId: string, epoch: string, afterSeq: number) {
+    if (epoch !== this.epoch) return null
+    const log = this.groups.get(`${streamName}\u0000${groupId}`)
+    if (!log) return afterSeq === 0 ? [] : null
+    if (afterSeq > log.seq) return null
+    if (afterSeq === log.seq) return []
+    const first = log.history[0]
+    if (!first || first.seq > afterSeq + 1) return null
+    return log.history.slice(afterSeq + 1 - first.seq)
+  }
+
+  onRecord(listener: (record: LogRecord) => void) {
+    this.listeners.push(listener)
+  }
+
+  async close() {}
+}

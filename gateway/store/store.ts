@@ -1,0 +1,30 @@
+import type { CustomEvent, Item, LogRecord, Snapshot } from '../core/types.ts'
+
+export interface WriteResult {
+  /** The item before the write; null when the item did not exist (the record is then a create). */
+  previous: Item | null
+  record: LogRecord
+}
+
+/**
+ * Where stream state lives. Each group has one log: the store assigns its sequence numbers and its clock
+ * (`max(now, last + 1)` in ms) atomically with the write, keeps a bounded history for resume, and delivers
+ * every record, including those written by other gateway instances, to its listeners in log order.
+ */
+export interface Store {
+  get(streamName: string, groupId: string, id: string): Promise<Item | null>
+  list(streamName: string, groupId: string): Promise<Item[]>
+  set(streamName: string, groupId: string, item: Item): Promise<WriteResult>
+  /** Null when nothing existed: then nothing is logged or delivered. */
+  delete(streamName: string, groupId: string, id: string): Promise<WriteResult | null>
+  send(streamName: string, groupId: string, id: string | undefined, event: CustomEvent): Promise<LogRecord>
+  /** The group's items (or only item `id`, when given) with the log position they reflect. */
+  snapshot(streamName: string, groupId: string, id?: string): Promise<Snapshot>
+  /**
+   * The records after `afterSeq`, or null when the history no longer holds all of them or `epoch` is not
+   * the store's current one.
+   */
+  history(streamName: string, groupId: string, epoch: string, afterSeq: number): Promise<LogRecord[] | null>
+  onRecord(listener: (record: LogRecord) => void): void
+  close(): Promise<void>
+}
