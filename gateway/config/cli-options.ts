@@ -1,0 +1,71 @@
+import { parseArgs } from 'node:util'
+import type { Limits } from '../core/limits.ts'
+
+export interface CliOptions {
+  port: number
+  host: string
+  streams: string[]
+  config?: string
+  logLevel: string
+  limits: Partial<Limits>
+}
+
+export const usage = `Usage: streamgate [options]
+
+  --port N                 port for HTTP, WebSocket and gRPC       STREAMGATE_PORT (3000)
+  --host ADDR              address to bind                         STREAMGATE_HOST (127.0.0.1)
+  --streams DIR            folder of *.stream.ts|js|mjs files;     STREAMGATE_STREAMS (comma-separated)
+                           repeatable
+  --config FILE            module with hooks such as authenticate  STREAMGATE_CONFIG
+  --log-level LEVEL        pino level                              STREAMGATE_LOG_LEVEL (info)
+  --max-item-bytes N       largest item accepted                   STREAMGATE_MAX_ITEM_BYTES (1048576)
+  --max-frame-bytes N      largest WebSocket frame accepted        STREAMGATE_MAX_FRAME_BYTES (4194304)
+  --max-subscriptions N    subscriptions per connection            STREAMGATE_MAX_SUBSCRIPTIONS (1000)
+  --max-queue-bytes N      unsent bytes before a slow connection   STREAMGATE_MAX_QUEUE_BYTES (16777216)
+                           is closed
+  --help`
+
+function integer(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined
+  const n = Number(value)
+  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`${name} must be a whole number, got "${value}"`)
+  return n
+}
+
+/** Flags win over environment variables, which win over the defaults. */
+export function parseCliOptions(argv: string[], env: NodeJS.ProcessEnv): CliOptions | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      streams: { type: 'string', multiple: true },
+      config: { type: 'string' },
+      'log-level': { type: 'string' },
+      'max-item-bytes': { type: 'string' },
+      'max-frame-bytes': { type: 'string' },
+      'max-subscriptions': { type: 'string' },
+      'max-queue-bytes': { type: 'string' },
+      help: { type: 'boolean' },
+    },
+  })
+  if (values.help) return 'help'
+  const pick = (flag: keyof typeof values, variable: string) => (values[flag] as string | undefined) ?? env[variable]
+  const limits: Partial<Limits> = {}
+  const set = (key: keyof Limits, flag: keyof typeof values, variable: string) => {
+    const n = integer(`--${flag}`, pick(flag, variable))
+    if (n !== undefined) limits[key] = n
+  }
+  set('maxItemBytes', 'max-item-bytes', 'STREAMGATE_MAX_ITEM_BYTES')
+  set('maxFrameBytes', 'max-frame-bytes', 'STREAMGATE_MAX_FRAME_BYTES')
+  set('maxSubscriptionsPerConnection', 'max-subscriptions', 'STREAMGATE_MAX_SUBSCRIPTIONS')
+  set('maxQueueBytes', 'max-queue-bytes', 'STREAMGATE_MAX_QUEUE_BYTES')
+  return {
+    port: integer('--port', pick('port', 'STREAMGATE_PORT')) ?? 3000,
+    host: pick('host', 'STREAMGATE_HOST') ?? '127.0.0.1',
+    streams: values.streams ?? env.STREAMGATE_STREAMS?.split(',').filter(Boolean) ?? [],
+    config: pick('config', 'STREAMGATE_CONFIG'),
+    logLevel: pick('log-level', 'STREAMGATE_LOG_LEVEL') ?? 'info',
+    limits,
+  }
+}

@@ -1,0 +1,127 @@
+import type { IncomingMessage } from 'node:http'
+import type { Duplex } from 'node:stream'
+import { WebSocket, WebSocketServer } from 'ws'
+import { tokenFrom } from '../../core/auth.ts'
+import type { Gateway } from '../../core/gateway.ts'
+import type { SessionSink } from '../../core/session.ts'
+import { errorFrame, recordFrame, syncFrame } from '../motia-frames.ts'
+import { parseClientFrame } from './join-message.ts'
+
+export interface WebSocketTransportOptions {
+  /** How often idle connections are pinged; a peer that missed the previous ping is dropped. */
+  pingIntervalMs: number
+}
+
+const transport = 'websocket'
+
+/** Close codes the transport uses, with their reasons. */
+export const CLOSE_SHUTDOWN = 1001
+export const CLOSE_SLOW_CONSUMER = 1013
+
+/**
+ * Motia's WebSocket protocol on any path of the gateway's port. Authentication runs before the upgrade
+ * (HTTP 401 when it throws); the offered `Authorization` subprotocol is echoed, never the token.
+ */
+export function websocketTransport(gateway: Gateway, options: WebSocketTransportOptions) {
+  const { metrics, logger, limits } = gateway
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: limits.maxFrameBytes,
+    perMessageDeflate: false,
+    handleProtocols: (protocols) => (protocols.has('Authorization') ? 'Authorization' : (protocols.values().next().value ?? false)),
+  })
+  const alive = new WeakSet<WebSocket>()
+
+  const heartbeat = setInterval(() => {
+    for (const ws of wss.clients) {
+      if (!alive.has(ws)) {
+        ws.terminate()
+        continue
+      }
+      alive.delete(ws)
+      ws.ping()
+    }
+  }, options.pingIntervalMs)
+  heartbeat.unref()
+
+  function connect(ws: WebSocket, caller: Awaited<ReturnType<Gateway['authenticate']>>) {
+    metrics.connections.inc({ transport })
+    alive.add(ws)
+    ws.on('pong', () => alive.add(ws))
+
+    const send = (frame: Buffer | string) => {
+      if (ws.readyState !== WebSocket.OPEN) return
+      ws.send(frame, { binary: false })
+      metrics.framesDelivered.inc({ transport })
+      if (ws.bufferedAmount > limits.maxQueueBytes) {
+        metrics.queueLimitCloses.inc({ transport })
+        logger.warn({ buffered: ws.bufferedAmount }, 'websocket outbound queue limit exceeded; closing')
+        ws.close(CLOSE_SLOW_CONSUMER, 'outbound queue limit exceeded')
+        // The close frame waits behind the unsent data; a consumer that slow will not read it soon.
+        setTimeout(() => ws.terminate(), 1000).unref()
+      }
+    }
+    const sink: SessionSink = {
+      record: (record) => send(recordFrame(record)),
+      sync: (_id, address, snapshot) => send(syncFrame(address, snapshot)),
+      refused: (subscriptionId, address, error) => {
+        metrics.rejectedInputs.inc({ transport, reason: error.code.toLowerCase() })
+        logger.debug({ subscriptionId, address, code: error.code }, 'join refused')
+        send(errorFrame(address, error))
+      },
+    }
+    const session = gateway.openSession(caller, sink, transport)
+
+    ws.on('message', (data, isBinary) => {
+      const message = parseClientFrame(isBinary || typeof data !== 'string' ? data.toString() : data)
+      if ('invalid' in message) {
+        metrics.rejectedInputs.inc({ transport, reason: message.invalid })
+        logger.debug({ reason: message.invalid }, 'ignored websocket frame')
+        return
+      }
+      if (message.type === 'leave') session.unsubscribe(message.subscriptionId)
+      else session.subscribe(message.subscriptionId, message.address).catch((err) => logger.error({ err }, 'join failed'))
+    })
+    ws.on('error', (err) => {
+      // ws closes with 1009 for an oversized frame and 1002/1007 for protocol errors; the log says which.
+      metrics.rejectedInputs.inc({ transport, reason: 'protocol_error' })
+      logger.debug({ err }, 'websocket error')
+    })
+    ws.on('close', () => {
+      session.close()
+      metrics.connections.dec({ transport })
+    })
+  }
+
+  return {
+    async handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer) {
+      socket.on('error', (err) => logger.debug({ err }, 'upgrade socket error'))
+      let caller
+      try {
+        const url = request.url ?? '/'
+        caller = await gateway.authenticate({ headers: request.headers, url, token: tokenFrom(request.headers, url) })
+      } catch {
+        metrics.rejectedInputs.inc({ transport, reason: 'unauthenticated' })
+        socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: 21\r\n\r\nAuthentication failed')
+        return
+      }
+      if (socket.destroyed) return
+      wss.handleUpgrade(request, socket, head, (ws) => connect(ws, caller))
+    },
+
+    /** Tells every client to come back (1001) and waits for the sockets to close. */
+    async close() {
+      clearInterval(heartbeat)
+      const closing = [...wss.clients].map(
+        (ws) =>
+          new Promise<void>((resolve) => {
+            ws.once('close', () => resolve())
+            ws.close(CLOSE_SHUTDOWN, 'server shutting down')
+            setTimeout(() => ws.terminate(), 2000).unref()
+          }),
+      )
+      await Promise.all(closing)
+      wss.close()
+    },
+  }
+}
