@@ -6,6 +6,7 @@ import { defaultLimits, type Limits } from './core/limits.ts'
 import { StreamRegistry } from './core/registry.ts'
 import type { StreamConfig } from './core/stream-config.ts'
 import { streamsApi } from './core/streams-api.ts'
+import { OnePort, type TlsOptions } from './http/one-port.ts'
 import { createMetrics } from './observability/metrics.ts'
 import { MemoryStore } from './store/memory-store.ts'
 import { opsRoutes } from './transports/ops-routes.ts'
@@ -29,6 +30,8 @@ export interface ServerOptions {
   /** Events kept per group for resume. */
   historyLimit?: number
   pingIntervalMs?: number
+  /** With a certificate the port speaks HTTPS (HTTP/2 and HTTP/1.1 by ALPN) and wss://. */
+  tls?: TlsOptions
   logger?: Logger
 }
 
@@ -45,9 +48,20 @@ export async function createServer(options: ServerOptions) {
   const websocket = websocketTransport(gateway, { pingIntervalMs: options.pingIntervalMs ?? 30_000 })
   let ready = false
 
-  const app = Fastify({ loggerInstance: logger, bodyLimit: limits.maxItemBytes, logController: new DebugRequestLogs() })
+  let port: OnePort | undefined
+  const app = Fastify({
+    loggerInstance: logger,
+    bodyLimit: limits.maxItemBytes,
+    logController: new DebugRequestLogs(),
+    serverFactory: (handler) => {
+      port = new OnePort(handler, options.tls)
+      return port.http1
+    },
+  })
+  const onePort = port!
   await app.register(opsRoutes(metrics, () => ready))
   await app.register(restRoutes(gateway))
+  await app.ready()
   app.server.on('upgrade', (request, socket, head) => void websocket.handleUpgrade(request, socket, head))
 
   return {
@@ -55,18 +69,17 @@ export async function createServer(options: ServerOptions) {
     gateway,
     streams: streamsApi(gateway),
     metrics,
-    async listen(port: number, host: string): Promise<string> {
-      await app.listen({ port, host })
+    async listen(portNumber: number, host: string): Promise<string> {
+      const bound = await onePort.listen(portNumber, host)
       ready = true
-      const address = app.server.address()
-      const bound = typeof address === 'object' && address ? address : { address: host, port, family: 'IPv4' }
       const hostname = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address
-      return `http://${hostname}:${bound.port}`
+      return `${options.tls ? 'https' : 'http'}://${hostname}:${bound.port}`
     },
     /** WebSocket clients get close 1001, then the port closes. */
     async close() {
       ready = false
       await websocket.close()
+      await onePort.close()
       await app.close()
       await store.close()
     },

@@ -18,8 +18,10 @@ async function launch(args: string[], env: Record<string, string> = {}) {
   let output = ''
   child.stdout!.on('data', (d) => (output += d))
   child.stderr!.on('data', (d) => (output += d))
-  const url = await until(() => /streamgate listening on (http:\/\/[^ ]+)/.exec(output)?.[1] ?? (child.exitCode !== null && 'exited'), 'the listening line')
-  if (url === 'exited') throw new Error(`streamgate exited: ${output}`)
+  const url = await until(() => {
+    if (child.exitCode !== null) throw new Error(`streamgate exited: ${output}`)
+    return /streamgate listening on (http:\/\/[^ ]+)/.exec(output)?.[1]
+  }, 'the listening line')
   return { child, url, output: () => output }
 }
 

@@ -32,11 +32,11 @@ export async function startGateway(
 }
 
 /** Resolves when `check` returns a truthy value; rejects with `what` after `ms`. */
-export async function until<T>(check: () => T | Promise<T>, what: string, ms = 10_000): Promise<T> {
+export async function until<T>(check: () => T | Promise<T>, what: string, ms = 10_000): Promise<Exclude<T, undefined | null | false>> {
   const deadline = Date.now() + ms
   for (;;) {
     const value = await check()
-    if (value) return value
+    if (value) return value as Exclude<T, undefined | null | false>
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
     await new Promise((r) => setTimeout(r, 10))
   }
