@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises'
 import { pino } from 'pino'
 import { parseCliOptions, usage } from './config/cli-options.ts'
 import { loadHooks, loadStreams } from './config/load-modules.ts'
@@ -21,6 +22,7 @@ export async function main(argv: string[], extend?: (server: Awaited<ReturnType<
     streams: await loadStreams(options.streams),
     hooks: options.config ? await loadHooks(options.config) : {},
     limits: options.limits,
+    tls: options.tls && { cert: await readFile(options.tls.cert), key: await readFile(options.tls.key) },
     logger,
   }
   if (serverOptions.streams.length === 0) logger.warn('no streams defined: pass --streams DIR')

@@ -6,6 +6,7 @@ export interface CliOptions {
   host: string
   streams: string[]
   config?: string
+  tls?: { cert: string; key: string }
   logLevel: string
   limits: Partial<Limits>
 }
@@ -17,6 +18,9 @@ export const usage = `Usage: streamgate [options]
   --streams DIR            folder of *.stream.ts|js|mjs files;     STREAMGATE_STREAMS (comma-separated)
                            repeatable
   --config FILE            module with hooks such as authenticate  STREAMGATE_CONFIG
+  --tls-cert FILE          PEM certificate: the port then speaks   STREAMGATE_TLS_CERT
+                           HTTPS (HTTP/2 + HTTP/1.1) and wss://
+  --tls-key FILE           PEM private key for --tls-cert          STREAMGATE_TLS_KEY
   --log-level LEVEL        pino level                              STREAMGATE_LOG_LEVEL (info)
   --max-item-bytes N       largest item accepted                   STREAMGATE_MAX_ITEM_BYTES (1048576)
   --max-frame-bytes N      largest WebSocket frame accepted        STREAMGATE_MAX_FRAME_BYTES (4194304)
@@ -41,6 +45,8 @@ export function parseCliOptions(argv: string[], env: NodeJS.ProcessEnv): CliOpti
       host: { type: 'string' },
       streams: { type: 'string', multiple: true },
       config: { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
       'log-level': { type: 'string' },
       'max-item-bytes': { type: 'string' },
       'max-frame-bytes': { type: 'string' },
@@ -60,7 +66,11 @@ export function parseCliOptions(argv: string[], env: NodeJS.ProcessEnv): CliOpti
   set('maxFrameBytes', 'max-frame-bytes', 'STREAMGATE_MAX_FRAME_BYTES')
   set('maxSubscriptionsPerConnection', 'max-subscriptions', 'STREAMGATE_MAX_SUBSCRIPTIONS')
   set('maxQueueBytes', 'max-queue-bytes', 'STREAMGATE_MAX_QUEUE_BYTES')
+  const cert = pick('tls-cert', 'STREAMGATE_TLS_CERT')
+  const key = pick('tls-key', 'STREAMGATE_TLS_KEY')
+  if (Boolean(cert) !== Boolean(key)) throw new Error('--tls-cert and --tls-key go together')
   return {
+    tls: cert && key ? { cert, key } : undefined,
     port: integer('--port', pick('port', 'STREAMGATE_PORT')) ?? 3000,
     host: pick('host', 'STREAMGATE_HOST') ?? '127.0.0.1',
     streams: values.streams ?? env.STREAMGATE_STREAMS?.split(',').filter(Boolean) ?? [],
