@@ -1,3 +1,4 @@
+import cors from '@fastify/cors'
 import Fastify, { type FastifyReply, type FastifyRequest, LogController } from 'fastify'
 import { pino, type Logger } from 'pino'
 import type { Hooks } from './core/auth.ts'
@@ -11,6 +12,8 @@ import { createMetrics } from './observability/metrics.ts'
 import { MemoryStore } from './store/memory-store.ts'
 import { opsRoutes } from './transports/ops-routes.ts'
 import { restRoutes } from './transports/rest/rest-routes.ts'
+import { eventStreamConstraint } from './transports/sse/event-stream-constraint.ts'
+import { type SseOptions, sseTransport } from './transports/sse/sse-transport.ts'
 import { websocketTransport } from './transports/websocket/websocket-transport.ts'
 
 /** One line per request is too much at info level for a gateway; it stays available at debug. */
@@ -27,9 +30,10 @@ export interface ServerOptions {
   streams: StreamConfig[]
   hooks?: Hooks
   limits?: Partial<Limits>
-  /** Events kept per group for resume. */
-  historyLimit?: number
   pingIntervalMs?: number
+  sse?: Partial<SseOptions>
+  /** Origins allowed to call REST and SSE from a browser (CORS); none by default. */
+  corsOrigins?: string[]
   /** With a certificate the port speaks HTTPS (HTTP/2 and HTTP/1.1 by ALPN) and wss://. */
   tls?: TlsOptions
   logger?: Logger
@@ -43,9 +47,11 @@ export async function createServer(options: ServerOptions) {
   const logger = options.logger ?? pino({ level: 'info' })
   const limits = { ...defaultLimits, ...options.limits }
   const metrics = createMetrics()
-  const store = new MemoryStore(options.historyLimit ?? 1000)
-  const gateway = new Gateway({ registry: new StreamRegistry(options.streams), store, hooks: options.hooks ?? {}, limits, metrics, logger })
+  const registry = new StreamRegistry(options.streams)
+  const store = new MemoryStore((streamName) => registry.get(streamName).historySize)
+  const gateway = new Gateway({ registry, store, hooks: options.hooks ?? {}, limits, metrics, logger })
   const websocket = websocketTransport(gateway, { pingIntervalMs: options.pingIntervalMs ?? 30_000 })
+  const sse = sseTransport(gateway, { heartbeatMs: 15_000, retryMs: 1000, ...options.sse })
   let ready = false
 
   let port: OnePort | undefined
@@ -53,6 +59,7 @@ export async function createServer(options: ServerOptions) {
     loggerInstance: logger,
     bodyLimit: limits.maxItemBytes,
     logController: new DebugRequestLogs(),
+    constraints: { eventStream: eventStreamConstraint },
     serverFactory: (handler) => {
       port = new OnePort(handler, options.tls)
       return port.http1
@@ -60,8 +67,9 @@ export async function createServer(options: ServerOptions) {
   })
   const onePort = port!
   await app.register(opsRoutes(metrics, () => ready))
+  if (options.corsOrigins?.length) await app.register(cors, { origin: options.corsOrigins })
   await app.register(restRoutes(gateway))
-  await app.ready()
+  await app.register(sse.routes)
   app.server.on('upgrade', (request, socket, head) => void websocket.handleUpgrade(request, socket, head))
 
   return {
@@ -70,6 +78,7 @@ export async function createServer(options: ServerOptions) {
     streams: streamsApi(gateway),
     metrics,
     async listen(portNumber: number, host: string): Promise<string> {
+      await app.ready()
       const bound = await onePort.listen(portNumber, host)
       ready = true
       const hostname = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address
@@ -78,6 +87,7 @@ export async function createServer(options: ServerOptions) {
     /** WebSocket clients get close 1001, then the port closes. */
     async close() {
       ready = false
+      sse.close()
       await websocket.close()
       await onePort.close()
       await app.close()

@@ -6,7 +6,10 @@ export interface StreamDefinition {
   name: string
   validate: Validator
   canAccess?: (subscription: Subscription, authContext: unknown) => boolean | Promise<boolean>
+  historySize: number
 }
+
+export const DEFAULT_HISTORY_SIZE = 1000
 
 /** The streams a gateway serves, by name. */
 export class StreamRegistry {
@@ -16,11 +19,15 @@ export class StreamRegistry {
     for (const config of configs) {
       if (typeof config?.name !== 'string' || config.name === '') throw new Error('a stream config needs a name')
       if (this.streams.has(config.name)) throw new Error(`stream "${config.name}" is defined twice`)
+      const { historySize = DEFAULT_HISTORY_SIZE } = config
+      if (!Number.isSafeInteger(historySize) || historySize < 1) throw new Error(`stream "${config.name}": historySize must be a positive whole number`)
       this.streams.set(config.name, {
         name: config.name,
         validate: validatorFor(config.schema),
         canAccess: config.canAccess,
+        historySize,
       })
+
     }
   }
 

@@ -1,13 +1,20 @@
-/** A resume token names a position in one group's log: the store's epoch and a sequence number. */
+/**
+ * A resume token names positions in group logs: the store's epoch and, for each group a connection follows
+ * (in the order it subscribed to them), the sequence number of the last event it got. A single
+ * subscription's token is `<epoch>.<seq>`; a multiplexed connection's is `<epoch>.<seq>.<seq>...`.
+ */
 export interface LogPosition {
   epoch: string
   seq: number
 }
 
-export const resumeToken = (epoch: string, seq: number) => `${epoch}.${seq}`
+export const resumeToken = (epoch: string, ...seqs: number[]) => `${epoch}.${seqs.join('.')}`
 
-/** Null for anything that is not a token this gateway could have made. */
-export function parseResumeToken(token: string): LogPosition | null {
-  const match = /^([A-Za-z0-9_-]{1,64})\.(\d{1,15})$/.exec(token)
-  return match ? { epoch: match[1]!, seq: Number(match[2]) } : null
+/** Null for anything that is not a token this gateway could have made for `groups` groups. */
+export function parseResumeToken(token: string, groups = 1): LogPosition[] | null {
+  const parts = token.split('.')
+  const [epoch, ...seqs] = parts
+  if (!epoch || !/^[A-Za-z0-9_-]{1,64}$/.test(epoch) || seqs.length !== groups) return null
+  if (!seqs.every((s) => /^\d{1,15}$/.test(s))) return null
+  return seqs.map((s) => ({ epoch, seq: Number(s) }))
 }

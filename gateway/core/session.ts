@@ -1,7 +1,7 @@
 import type { Caller } from './auth.ts'
 import { GatewayError } from './errors.ts'
 import type { Gateway } from './gateway.ts'
-import { parseResumeToken } from './resume-token.ts'
+import type { LogPosition } from './resume-token.ts'
 import type { Address, LogRecord, Snapshot } from './types.ts'
 import type { Transport } from '../observability/metrics.ts'
 
@@ -50,7 +50,12 @@ export class Session {
     return this.subscriptions.size
   }
 
-  async subscribe(subscriptionId: string, address: Address, resumeToken?: string): Promise<void> {
+  /**
+   * `resumeFrom` is where the client's state stands in the group's log (from its resume token); when the
+   * history still covers it, only the missed records follow, else a sync with `reset`. `resumeFrom: null`
+   * says the client offered a token that was unusable: a sync with `reset`.
+   */
+  async subscribe(subscriptionId: string, address: Address, resumeFrom?: LogPosition | null): Promise<void> {
     const previous = this.subscriptions.get(subscriptionId)
     if (previous) this.remove(previous)
     try {
@@ -68,7 +73,7 @@ export class Session {
         this.gateway.hub.add(sub.key, this)
       }
       group.add(sub)
-      await this.catchUp(sub, resumeToken)
+      await this.catchUp(sub, resumeFrom)
     } catch (error) {
       const current = this.subscriptions.get(subscriptionId)
       if (current?.address === address) this.remove(current)
@@ -79,9 +84,8 @@ export class Session {
   }
 
   /** Replays from the resume token when the history still covers it, else sends a sync. */
-  private async catchUp(sub: ActiveSubscription, resumeToken: string | undefined) {
+  private async catchUp(sub: ActiveSubscription, position: LogPosition | null | undefined) {
     const { streamName, groupId, id } = sub.address
-    const position = resumeToken ? parseResumeToken(resumeToken) : null
     const missed = position && (await this.gateway.store.history(streamName, groupId, position.epoch, position.seq))
     if (!this.isCurrent(sub)) return
     if (missed) {
@@ -95,7 +99,7 @@ export class Session {
     const snapshot = await this.gateway.store.snapshot(streamName, groupId, id)
     if (!this.isCurrent(sub)) return
     sub.fromSeq = snapshot.seq
-    this.sink.sync(sub.id, sub.address, snapshot, resumeToken !== undefined)
+    this.sink.sync(sub.id, sub.address, snapshot, position !== undefined)
     this.goLive(sub, true)
   }
 

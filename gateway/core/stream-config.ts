@@ -13,4 +13,6 @@ export interface StreamConfig {
   schema?: unknown
   baseConfig?: { storageType: string }
   canAccess?: (subscription: Subscription, authContext: unknown) => boolean | Promise<boolean>
+  /** streamgate: events kept per group for resume (default 1000). */
+  historySize?: number
 }

@@ -20,7 +20,8 @@ export class MemoryStore implements Store {
   private readonly groups = new Map<string, GroupLog>()
   private readonly listeners: Array<(record: LogRecord) => void> = []
 
-  constructor(private readonly historyLimit = 1000) {}
+  /** `historySize` tells, per stream, how many records each group keeps for resume. */
+  constructor(private readonly historySize: (streamName: string) => number) {}
 
   private group(streamName: string, groupId: string): GroupLog {
     const key = `${streamName}\u0000${groupId}`
@@ -31,10 +32,9 @@ export class MemoryStore implements Store {
 
   private append<R extends LogRecord>(log: GroupLog, record: R): R {
     log.history.push(record)
-    // Trim in batches so a full history costs one splice per historyLimit/4 writes, not a shift per write.
-    if (log.history.length > this.historyLimit + (this.historyLimit >> 2)) {
-      log.history.splice(0, log.history.length - this.historyLimit)
-    }
+    // Trim in batches so a full history costs one splice per size/4 writes, not a shift per write.
+    const size = this.historySize(record.streamName)
+    if (log.history.length > size + (size >> 2)) log.history.splice(0, log.history.length - size)
     for (const listener of this.listeners) listener(record)
     return record
   }

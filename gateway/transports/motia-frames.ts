@@ -31,9 +31,16 @@ const envelope = (address: Address, timestamp: number, event: unknown) =>
       : { timestamp, streamName: address.streamName, groupId: address.groupId, id: address.id, event },
   )
 
-/** A group sync carries the array of items; an item sync the item, or null when it does not exist. */
-export const syncFrame = (address: Address, snapshot: Snapshot) =>
-  envelope(address, snapshot.timestamp, { type: 'sync', data: address.id === undefined ? snapshot.items : (snapshot.items[0] ?? null) })
+/**
+ * A group sync carries the array of items; an item sync the item, or null when it does not exist.
+ * `reset: true` (ignored by Motia's clients) says a resume token could not be honoured.
+ */
+export const syncFrame = (address: Address, snapshot: Snapshot, reset = false) =>
+  envelope(address, snapshot.timestamp, {
+    type: 'sync',
+    data: address.id === undefined ? snapshot.items : (snapshot.items[0] ?? null),
+    ...(reset ? { reset: true } : {}),
+  })
 
 /** Motia 0.13+ reports a refused join as a custom `error` event on the subscription's routing key. */
 export const errorFrame = (address: Address, error: GatewayError) =>

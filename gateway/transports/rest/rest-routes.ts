@@ -1,33 +1,10 @@
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { type Caller, tokenFrom } from '../../core/auth.ts'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { GatewayError } from '../../core/errors.ts'
 import type { Gateway } from '../../core/gateway.ts'
-import { httpStatus } from '../http-status.ts'
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    caller: Caller
-  }
-}
+import { handleRequestsAs } from '../http-requests.ts'
 
 type GroupParams = { streamName: string; groupId: string }
 type ItemParams = GroupParams & { id: string }
-
-const transport = 'rest'
-
-/** Fastify's own refusals, mapped onto the contract's codes. */
-function asGatewayError(error: FastifyError): GatewayError {
-  if (error instanceof GatewayError) return error
-  switch (error.code) {
-    case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new GatewayError('PAYLOAD_TOO_LARGE', 'request body is larger than the item size limit')
-    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new GatewayError('INVALID_ARGUMENT', 'send the body as application/json')
-    default:
-      if (error.statusCode && error.statusCode < 500) return new GatewayError('INVALID_ARGUMENT', error.message)
-      return new GatewayError('INTERNAL', 'internal error')
-  }
-}
 
 /**
  * JSON over HTTP: the paths of the contract (design.md). Every request is authenticated, and every read and
@@ -35,18 +12,7 @@ function asGatewayError(error: FastifyError): GatewayError {
  */
 export function restRoutes(gateway: Gateway) {
   return async function (app: FastifyInstance) {
-    app.decorateRequest('caller', null as never)
-
-    app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-      const failure = asGatewayError(error)
-      if (failure.code === 'INTERNAL') request.log.error({ err: error }, 'request failed')
-      gateway.metrics.rejectedInputs.inc({ transport, reason: failure.code.toLowerCase() })
-      return reply.status(httpStatus[failure.code]).send(failure.toJSON())
-    })
-
-    app.addHook('preHandler', async (request) => {
-      request.caller = await gateway.authenticate({ headers: request.headers, url: request.url, token: tokenFrom(request.headers, request.url) })
-    })
+    handleRequestsAs(app, gateway, 'rest')
 
     app.get('/streams', async () => ({ streams: gateway.listStreams().map((name) => ({ name })) }))
 
