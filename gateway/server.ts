@@ -66,7 +66,7 @@ export async function createServer(options: ServerOptions) {
     },
   })
   const onePort = port!
-  await app.register(opsRoutes(metrics, () => ready))
+  await app.register(opsRoutes(metrics, () => ready && store.ready()))
   if (options.corsOrigins?.length) await app.register(cors, { origin: options.corsOrigins })
   await app.register(restRoutes(gateway))
   await app.register(sse.routes)

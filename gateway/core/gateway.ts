@@ -44,7 +44,7 @@ function checkAddress(address: Address, needsId: boolean) {
  * subscription semantics whichever wire a call arrived on.
  */
 export class Gateway {
-  readonly hub = new Hub()
+  readonly hub: Hub
   readonly registry: StreamRegistry
   readonly store: Store
   readonly limits: Limits
@@ -54,9 +54,10 @@ export class Gateway {
 
   constructor(options: GatewayOptions) {
     ;({ registry: this.registry, store: this.store, limits: this.limits, metrics: this.metrics, logger: this.logger, hooks: this.hooks } = options)
-    this.store.onRecord((record) => {
-      this.metrics.eventsWritten.inc()
-      this.hub.publish(record)
+    this.hub = new Hub(this.store)
+    this.store.subscribe({
+      record: (record) => this.hub.publish(record),
+      lost: (streamName, groupId) => this.hub.lost(streamName, groupId),
     })
   }
 
@@ -117,6 +118,7 @@ export class Gateway {
     if (!isPlainObject(value)) throw new GatewayError('INVALID_ARGUMENT', "the stream's schema must produce an object")
     const item: Item = { ...value, id: address.id }
     const { previous, record } = await this.store.set(address.streamName, address.groupId, item)
+    this.metrics.eventsWritten.inc()
     return { item, created: previous === null, record }
   }
 
@@ -125,6 +127,7 @@ export class Gateway {
     await this.authorize(caller, address)
     const result = await this.store.delete(address.streamName, address.groupId, address.id)
     if (!result?.previous) throw new GatewayError('NOT_FOUND', `item "${address.id}" not found in ${address.streamName}/${address.groupId}`)
+    this.metrics.eventsWritten.inc()
     return result.previous
   }
 
@@ -136,7 +139,9 @@ export class Gateway {
     if (Buffer.byteLength(json) > this.limits.maxItemBytes) {
       throw new GatewayError('PAYLOAD_TOO_LARGE', `event data is larger than ${this.limits.maxItemBytes} bytes`)
     }
-    return this.store.send(address.streamName, address.groupId, address.id, { type: event.type, data: JSON.parse(json) })
+    const record = await this.store.send(address.streamName, address.groupId, address.id, { type: event.type, data: JSON.parse(json) })
+    this.metrics.eventsWritten.inc()
+    return record
   }
 
   listStreams(): string[] {

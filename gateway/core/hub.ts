@@ -1,6 +1,7 @@
 import type { Session } from './session.ts'
 import { groupKey } from './session.ts'
 import type { LogRecord } from './types.ts'
+import type { Store } from '../store/store.ts'
 
 /**
  * Routes log records to the sessions that follow their group. Delivery runs after the write that produced
@@ -12,15 +13,31 @@ export class Hub {
   private queue: LogRecord[] = []
   private scheduled = false
 
-  add(key: string, session: Session) {
+  /** The store is told which groups have local subscribers, so a shared store only sends those. */
+  constructor(private readonly store: Pick<Store, 'watch' | 'unwatch'>) {}
+
+  add(streamName: string, groupId: string, session: Session) {
+    const key = groupKey(streamName, groupId)
     let sessions = this.groups.get(key)
-    if (!sessions) this.groups.set(key, (sessions = new Set()))
+    if (!sessions) {
+      this.groups.set(key, (sessions = new Set()))
+      this.store.watch(streamName, groupId)
+    }
     sessions.add(session)
   }
 
-  remove(key: string, session: Session) {
+  remove(streamName: string, groupId: string, session: Session) {
+    const key = groupKey(streamName, groupId)
     const sessions = this.groups.get(key)
-    if (sessions?.delete(session) && sessions.size === 0) this.groups.delete(key)
+    if (!sessions?.delete(session) || sessions.size > 0) return
+    this.groups.delete(key)
+    this.store.unwatch(streamName, groupId)
+  }
+
+  /** The group's records may have been missed: every session following it re-syncs. */
+  lost(streamName: string, groupId: string) {
+    const key = groupKey(streamName, groupId)
+    for (const session of this.groups.get(key) ?? []) session.resync(key)
   }
 
   publish(record: LogRecord) {

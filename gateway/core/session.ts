@@ -70,7 +70,7 @@ export class Session {
       let group = this.byGroup.get(sub.key)
       if (!group) {
         this.byGroup.set(sub.key, (group = new Set()))
-        this.gateway.hub.add(sub.key, this)
+        this.gateway.hub.add(address.streamName, address.groupId, this)
       }
       group.add(sub)
       await this.catchUp(sub, resumeFrom)
@@ -135,6 +135,23 @@ export class Session {
     if (live && record.seq > (this.lastSent.get(key) ?? 0)) this.deliver(key, record)
   }
 
+  /**
+   * Re-syncs every subscription of a group whose records may have been missed: each gets a fresh sync
+   * marked as a reset. The group's log may have restarted (a new epoch), so its positions start over.
+   */
+  resync(key: string) {
+    this.lastSent.delete(key)
+    for (const sub of this.byGroup.get(key) ?? []) {
+      sub.buffer = []
+      sub.fromSeq = 0
+      this.catchUp(sub, null).catch((error) => {
+        this.gateway.logger.warn({ err: error, address: sub.address }, 're-sync failed; closing the subscription')
+        this.remove(sub)
+        this.sink.refused(sub.id, sub.address, error instanceof GatewayError ? error : new GatewayError('UNAVAILABLE', 're-sync failed'))
+      })
+    }
+  }
+
   unsubscribe(subscriptionId: string) {
     const sub = this.subscriptions.get(subscriptionId)
     if (sub) this.remove(sub)
@@ -151,7 +168,7 @@ export class Session {
     if (!group?.delete(sub) || group.size > 0) return
     this.byGroup.delete(sub.key)
     this.lastSent.delete(sub.key)
-    this.gateway.hub.remove(sub.key, this)
+    this.gateway.hub.remove(sub.address.streamName, sub.address.groupId, this)
   }
 
   close() {

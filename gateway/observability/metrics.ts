@@ -11,7 +11,7 @@ export function createMetrics() {
     registry,
     connections: new Gauge({ name: 'streamgate_connections', help: 'Open connections', labelNames: ['transport'], registers }),
     subscriptions: new Gauge({ name: 'streamgate_subscriptions', help: 'Active subscriptions', labelNames: ['transport'], registers }),
-    eventsWritten: new Counter({ name: 'streamgate_events_written_total', help: 'Log records written (changes and custom events)', registers }),
+    eventsWritten: new Counter({ name: 'streamgate_events_written_total', help: 'Changes and custom events written through this instance', registers }),
     framesDelivered: new Counter({ name: 'streamgate_frames_delivered_total', help: 'Frames written to subscribers', labelNames: ['transport'], registers }),
     queueLimitCloses: new Counter({ name: 'streamgate_queue_limit_closes_total', help: 'Connections closed because their outbound queue exceeded the limit', labelNames: ['transport'], registers }),
     rejectedInputs: new Counter({ name: 'streamgate_rejected_inputs_total', help: 'Inputs refused, by reason', labelNames: ['transport', 'reason'], registers }),

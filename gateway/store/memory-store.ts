@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { CustomEvent, Item, LogRecord, Snapshot } from '../core/types.ts'
-import type { Store, WriteResult } from './store.ts'
+import type { Store, StoreListener, WriteResult } from './store.ts'
 
 class GroupLog {
   readonly items = new Map<string, Item>()
@@ -18,7 +18,7 @@ class GroupLog {
 export class MemoryStore implements Store {
   readonly epoch = randomBytes(6).toString('base64url')
   private readonly groups = new Map<string, GroupLog>()
-  private readonly listeners: Array<(record: LogRecord) => void> = []
+  private readonly listeners: StoreListener[] = []
 
   /** `historySize` tells, per stream, how many records each group keeps for resume. */
   constructor(private readonly historySize: (streamName: string) => number) {}
@@ -35,7 +35,7 @@ export class MemoryStore implements Store {
     // Trim in batches so a full history costs one splice per size/4 writes, not a shift per write.
     const size = this.historySize(record.streamName)
     if (log.history.length > size + (size >> 2)) log.history.splice(0, log.history.length - size)
-    for (const listener of this.listeners) listener(record)
+    for (const listener of this.listeners) listener.record(record)
     return record
   }
 
@@ -98,8 +98,14 @@ export class MemoryStore implements Store {
     return log.history.slice(afterSeq + 1 - first.seq)
   }
 
-  onRecord(listener: (record: LogRecord) => void) {
+  subscribe(listener: StoreListener) {
     this.listeners.push(listener)
+  }
+
+  watch() {}
+  unwatch() {}
+  ready() {
+    return true
   }
 
   async close() {}

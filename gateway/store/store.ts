@@ -6,6 +6,16 @@ export interface WriteResult {
   record: LogRecord
 }
 
+export interface StoreListener {
+  /** A record of a watched group; records of one group arrive in log order. */
+  record(record: LogRecord): void
+  /**
+   * Records of this group may have been missed (a gap the history cannot fill, a reconnect, a store that
+   * came back empty under a new epoch): its subscribers must re-sync from a fresh snapshot.
+   */
+  lost(streamName: string, groupId: string): void
+}
+
 /**
  * Where stream state lives. Each group has one log: the store assigns its sequence numbers and its clock
  * (`max(now, last + 1)` in ms) atomically with the write, keeps a bounded history for resume, and delivers
@@ -25,6 +35,14 @@ export interface Store {
    * the store's current one.
    */
   history(streamName: string, groupId: string, epoch: string, afterSeq: number): Promise<LogRecord[] | null>
-  onRecord(listener: (record: LogRecord) => void): void
+  subscribe(listener: StoreListener): void
+  /**
+   * Local subscribers follow (or stopped following) this group. A store shared by several gateway
+   * instances delivers only the records of watched groups; the memory store delivers everything.
+   */
+  watch(streamName: string, groupId: string): void
+  unwatch(streamName: string, groupId: string): void
+  /** False while the store cannot serve reads and writes (readiness reports it). */
+  ready(): boolean
   close(): Promise<void>
 }
