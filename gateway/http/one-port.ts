@@ -72,6 +72,9 @@ export class OnePort {
       this.front.once('error', reject)
       this.front.listen(port, host, () => {
         this.front.removeListener('error', reject)
+        // The HTTP/1.1 server starts tracking connections (request timeouts, closing idle keep-alive
+        // connections on close) on 'listening'; the front server listens for it.
+        this.http1.emit('listening')
         resolve(this.front.address() as AddressInfo)
       })
     })
@@ -84,7 +87,8 @@ export class OnePort {
   async close(graceMs = 2000) {
     const closed = new Promise<void>((resolve) => this.front.close(() => resolve()))
     for (const session of this.sessions) session.close()
-    this.http1.closeIdleConnections()
+    // Closes idle keep-alive connections and stops the timeout checks; the server itself never listened.
+    this.http1.close(() => {})
     const timer = setTimeout(() => {
       for (const socket of this.sockets) socket.destroy()
     }, graceMs)
