@@ -19,11 +19,11 @@ export const CHROMIUM_ARGS = [
  * Headless Chromium with a fresh profile (playwright-core makes one per launch). A missing browser is a
  * failure with the install command, never a skip.
  */
-export async function launchChromium(): Promise<Browser> {
+export async function launchChromium(extraArgs: string[] = []): Promise<Browser> {
   if (!existsSync(CHROMIUM_PATH)) {
     throw new Error(`Chromium is missing at ${CHROMIUM_PATH}: install it with \`apt-get install -y chromium\` (the browser tests never download one)`)
   }
-  return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS })
+  return chromium.launch({ executablePath: CHROMIUM_PATH, args: [...CHROMIUM_ARGS, ...extraArgs] })
 }
 
 /** Uncaught page errors and console errors, to assert a clean run. */
