@@ -62,6 +62,15 @@ describe('the streamgate command', () => {
     expect(code).toBe(0)
   })
 
+  it('takes --cors-origin and --sse-max-lifetime: allowed origins get CORS headers, SSE streams end to be resumed', async () => {
+    const { url } = await launch(['--streams', FIXTURE_STREAMS, '--port', '0', '--cors-origin', 'https://app.example', '--sse-max-lifetime', '1'])
+    const started = Date.now()
+    const response = await fetch(`${url}/streams/chat/life`, { headers: { accept: 'text/event-stream', origin: 'https://app.example' } })
+    expect(response.headers.get('access-control-allow-origin')).toBe('https://app.example')
+    await response.text()
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1000)
+  })
+
   it('exits 2 with usage on a bad flag value', async () => {
     const child = spawn(process.execPath, [BIN, '--port', 'abc'], { stdio: ['ignore', 'pipe', 'pipe'] })
     let err = ''

@@ -7,6 +7,8 @@ export interface CliOptions {
   streams: string[]
   config?: string
   tls?: { cert: string; key: string }
+  corsOrigins: string[]
+  sseMaxLifetimeMs?: number
   logLevel: string
   limits: Partial<Limits>
 }
@@ -21,6 +23,10 @@ export const usage = `Usage: streamgate [options]
   --tls-cert FILE          PEM certificate: the port then speaks   STREAMGATE_TLS_CERT
                            HTTPS (HTTP/2 + HTTP/1.1) and wss://
   --tls-key FILE           PEM private key for --tls-cert          STREAMGATE_TLS_KEY
+  --cors-origin ORIGIN     browser origin allowed to use REST and  STREAMGATE_CORS_ORIGINS
+                           SSE; repeatable                         (comma-separated)
+  --sse-max-lifetime S     end SSE streams after S seconds (plus   STREAMGATE_SSE_MAX_LIFETIME
+                           jitter); clients resume                 (unlimited)
   --log-level LEVEL        pino level                              STREAMGATE_LOG_LEVEL (info)
   --max-item-bytes N       largest item accepted                   STREAMGATE_MAX_ITEM_BYTES (1048576)
   --max-frame-bytes N      largest WebSocket frame accepted        STREAMGATE_MAX_FRAME_BYTES (4194304)
@@ -47,6 +53,8 @@ export function parseCliOptions(argv: string[], env: NodeJS.ProcessEnv): CliOpti
       config: { type: 'string' },
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
+      'cors-origin': { type: 'string', multiple: true },
+      'sse-max-lifetime': { type: 'string' },
       'log-level': { type: 'string' },
       'max-item-bytes': { type: 'string' },
       'max-frame-bytes': { type: 'string' },
@@ -66,11 +74,14 @@ export function parseCliOptions(argv: string[], env: NodeJS.ProcessEnv): CliOpti
   set('maxFrameBytes', 'max-frame-bytes', 'STREAMGATE_MAX_FRAME_BYTES')
   set('maxSubscriptionsPerConnection', 'max-subscriptions', 'STREAMGATE_MAX_SUBSCRIPTIONS')
   set('maxQueueBytes', 'max-queue-bytes', 'STREAMGATE_MAX_QUEUE_BYTES')
+  const lifetime = integer('--sse-max-lifetime', pick('sse-max-lifetime', 'STREAMGATE_SSE_MAX_LIFETIME'))
   const cert = pick('tls-cert', 'STREAMGATE_TLS_CERT')
   const key = pick('tls-key', 'STREAMGATE_TLS_KEY')
   if (Boolean(cert) !== Boolean(key)) throw new Error('--tls-cert and --tls-key go together')
   return {
     tls: cert && key ? { cert, key } : undefined,
+    corsOrigins: values['cors-origin'] ?? env.STREAMGATE_CORS_ORIGINS?.split(',').filter(Boolean) ?? [],
+    sseMaxLifetimeMs: lifetime === undefined ? undefined : lifetime * 1000,
     port: integer('--port', pick('port', 'STREAMGATE_PORT')) ?? 3000,
     host: pick('host', 'STREAMGATE_HOST') ?? '127.0.0.1',
     streams: values.streams ?? env.STREAMGATE_STREAMS?.split(',').filter(Boolean) ?? [],
