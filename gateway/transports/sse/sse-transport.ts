@@ -48,6 +48,8 @@ const unsentBytes = (raw: Raw) => ((raw as unknown as Http2ServerResponse).strea
  */
 export function sseTransport(gateway: Gateway, options: SseOptions) {
   const { metrics, logger, limits } = gateway
+  // Bound once: label lookups would otherwise run for every frame of every subscriber.
+  const framesDelivered = metrics.framesDelivered.labels(transport)
   const open = new Set<{ write(chunk: string | Buffer): void; end(): void }>()
   const heartbeat = setInterval(() => {
     for (const stream of open) stream.write(': heartbeat\n\n')
@@ -91,13 +93,13 @@ export function sseTransport(gateway: Gateway, options: SseOptions) {
     const sink: SessionSink = {
       record(record) {
         advance(groupKey(record.streamName, record.groupId), record.seq, record.epoch)
-        metrics.framesDelivered.inc({ transport })
+        framesDelivered.inc()
         if (groups.length === 1) return stream.write(singleGroupMessage(record))
         stream.write(Buffer.concat([Buffer.from(`id: ${currentToken()}\ndata: `), recordFrame(record), Buffer.from('\n\n')]))
       },
       sync(_id, address, snapshot, reset) {
         advance(groupKey(address.streamName, address.groupId), snapshot.seq, snapshot.epoch)
-        metrics.framesDelivered.inc({ transport })
+        framesDelivered.inc()
         stream.write(`id: ${currentToken()}\ndata: ${syncFrame(address, snapshot, reset)}\n\n`)
       },
       refused(_id, address, error) {

@@ -31,6 +31,8 @@ export function websocketTransport(gateway: Gateway, options: WebSocketTransport
     handleProtocols: (protocols) => (protocols.has('Authorization') ? 'Authorization' : (protocols.values().next().value ?? false)),
   })
   const alive = new WeakSet<WebSocket>()
+  // Bound once: label lookups would otherwise run for every frame of every subscriber.
+  const framesDelivered = metrics.framesDelivered.labels(transport)
 
   const heartbeat = setInterval(() => {
     for (const ws of wss.clients) {
@@ -52,7 +54,7 @@ export function websocketTransport(gateway: Gateway, options: WebSocketTransport
     const send = (frame: Buffer | string) => {
       if (ws.readyState !== WebSocket.OPEN) return
       ws.send(frame, { binary: false })
-      metrics.framesDelivered.inc({ transport })
+      framesDelivered.inc()
       if (ws.bufferedAmount > limits.maxQueueBytes) {
         metrics.queueLimitCloses.inc({ transport })
         logger.warn({ buffered: ws.bufferedAmount }, 'websocket outbound queue limit exceeded; closing')
