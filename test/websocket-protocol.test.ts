@@ -70,7 +70,14 @@ describe('Motia WebSocket frames (spec section 15)', () => {
     await rest(gw.url, 'POST', '/streams/chat/room/events', { type: 'typing', data: { user: 'u1' } })
     await rest(gw.url, 'POST', '/streams/chat/room/m1/events', { type: 'reaction', data: '+1' })
     await until(() => group.frames.length === 3 && item.frames.length === 2, 'events')
-    expect(group.frames[1]).toEqual({ timestamp: expect.any(Number), streamName: 'chat', groupId: 'room', event: { type: 'event', event: { type: 'typing', data: { user: 'u1' } } } })
+    expect(group.frames[1]).toEqual({
+      timestamp: expect.any(Number),
+      streamName: 'chat',
+      groupId: 'room',
+      event: { type: 'event', event: { type: 'typing', data: { user: 'u1' } } },
+      sequence: 1,
+      resumeToken: expect.stringMatching(/^[\w-]+\.1$/),
+    })
     expect(group.frames[2]).toMatchObject({ id: 'm1', event: { type: 'event', event: { type: 'reaction', data: '+1' } } })
     expect(item.frames[1]).toMatchObject({ id: 'm1', event: { type: 'event', event: { type: 'reaction' } } })
     group.close()
@@ -102,6 +109,25 @@ describe('Motia WebSocket frames (spec section 15)', () => {
     for (let i = 1; i < stamps.length; i++) expect(stamps[i]).toBeGreaterThan(stamps[i - 1]!)
     expect(c.frames.slice(1).filter((f) => f.event.type === 'create')).toHaveLength(7)
     c.close()
+  })
+
+  it('numbers every frame of a group with its log sequence, and resumes a join from a resumeToken', async () => {
+    const c = await rawClient(gw.wsUrl)
+    c.join('chat', 'resume')
+    await until(() => c.frames.length === 1, 'sync')
+    for (let i = 0; i < 3; i++) await gw.server.streams.chat!.set('resume', 'a', { i })
+    await until(() => c.frames.length === 4, 'changes')
+    expect(c.frames.map((f) => (f as { sequence?: number }).sequence)).toEqual([0, 1, 2, 3])
+    const token = (c.frames[1] as { resumeToken?: string }).resumeToken!
+    c.close()
+    const back = await rawClient(gw.wsUrl)
+    back.ws.send(JSON.stringify({ type: 'join', data: { streamName: 'chat', groupId: 'resume', subscriptionId: 's', resumeToken: token } }))
+    await until(() => back.frames.length === 2, 'the two missed changes, no sync')
+    expect(back.frames.map((f) => [f.event.type, (f as { sequence?: number }).sequence])).toEqual([['update', 2], ['update', 3]])
+    back.ws.send(JSON.stringify({ type: 'join', data: { streamName: 'chat', groupId: 'resume', subscriptionId: 't', resumeToken: 'elsewhere.1' } }))
+    await until(() => back.frames.length === 3, 'a reset sync for a foreign token')
+    expect(back.frames[2]!.event).toEqual({ type: 'sync', data: [{ i: 2, id: 'a' }], reset: true })
+    back.close()
   })
 
   it('echoes the Authorization subprotocol, never the token', async () => {

@@ -1,10 +1,25 @@
 import type { GatewayError } from '../core/errors.ts'
+import { resumeToken } from '../core/resume-token.ts'
 import type { Address, LogRecord, Snapshot } from '../core/types.ts'
 
 /**
  * Motia's server frames (spec section 4), the wire format of the WebSocket and SSE transports:
- * `{timestamp, streamName, groupId, id?, event}`. Group-level frames carry no `id` key.
+ * `{timestamp, streamName, groupId, id?, event}`; group-level frames carry no `id` key. Frames of the log
+ * (syncs and changes) add `sequence`, the position in the group's log that streamgate's clients order by,
+ * and `resumeToken`, which a client sends back to resume. Motia's clients ignore both, as they ignore the
+ * `type` key of Motia's own Rust engine.
  */
+interface Position {
+  seq: number
+  epoch: string
+}
+
+const envelope = (address: Address, timestamp: number, event: unknown, position?: Position) => {
+  const head = { timestamp, streamName: address.streamName, groupId: address.groupId }
+  const frame = address.id === undefined ? { ...head, event } : { ...head, id: address.id, event }
+  return JSON.stringify(position ? { ...frame, sequence: position.seq, resumeToken: resumeToken(position.epoch, position.seq) } : frame)
+}
+
 const frames = new WeakMap<LogRecord, Buffer>()
 
 /** Encoded once per record, whatever the number of subscribers: the same bytes go to every socket. */
@@ -12,35 +27,23 @@ export function recordFrame(record: LogRecord): Buffer {
   let frame = frames.get(record)
   if (!frame) {
     const event = record.kind === 'event' ? { type: 'event', event: record.event } : { type: record.kind, data: record.item }
-    frame = Buffer.from(
-      JSON.stringify(
-        record.id === undefined
-          ? { timestamp: record.timestamp, streamName: record.streamName, groupId: record.groupId, event }
-          : { timestamp: record.timestamp, streamName: record.streamName, groupId: record.groupId, id: record.id, event },
-      ),
-    )
+    frame = Buffer.from(envelope(record, record.timestamp, event, record))
     frames.set(record, frame)
   }
   return frame
 }
 
-const envelope = (address: Address, timestamp: number, event: unknown) =>
-  JSON.stringify(
-    address.id === undefined
-      ? { timestamp, streamName: address.streamName, groupId: address.groupId, event }
-      : { timestamp, streamName: address.streamName, groupId: address.groupId, id: address.id, event },
-  )
-
 /**
  * A group sync carries the array of items; an item sync the item, or null when it does not exist.
- * `reset: true` (ignored by Motia's clients) says a resume token could not be honoured.
+ * `reset: true` says a resume token could not be honoured: local state is to be replaced.
  */
 export const syncFrame = (address: Address, snapshot: Snapshot, reset = false) =>
-  envelope(address, snapshot.timestamp, {
-    type: 'sync',
-    data: address.id === undefined ? snapshot.items : (snapshot.items[0] ?? null),
-    ...(reset ? { reset: true } : {}),
-  })
+  envelope(
+    address,
+    snapshot.timestamp,
+    { type: 'sync', data: address.id === undefined ? snapshot.items : (snapshot.items[0] ?? null), ...(reset ? { reset: true } : {}) },
+    snapshot,
+  )
 
 /** Motia 0.13+ reports a refused join as a custom `error` event on the subscription's routing key. */
 export const errorFrame = (address: Address, error: GatewayError) =>

@@ -4,6 +4,8 @@ export interface JoinMessage {
   type: 'join' | 'leave'
   subscriptionId: string
   address: Address
+  /** streamgate's clients send the last `resumeToken` they processed; Motia's send none. */
+  resumeToken?: string
 }
 
 const nonEmpty = (v: unknown): v is string => typeof v === 'string' && v !== ''
@@ -23,8 +25,10 @@ export function parseClientFrame(text: string): JoinMessage | { invalid: string 
   const { type, data } = message as { type?: unknown; data?: Record<string, unknown> }
   if (type !== 'join' && type !== 'leave') return { invalid: 'unknown_type' }
   if (typeof data !== 'object' || data === null) return { invalid: 'wrong_shape' }
-  const { streamName, groupId, id, subscriptionId } = data
+  const { streamName, groupId, id, subscriptionId, resumeToken } = data
   if (!nonEmpty(subscriptionId) || !nonEmpty(streamName) || !nonEmpty(groupId)) return { invalid: 'wrong_shape' }
   if (id !== undefined && id !== null && id !== '' && typeof id !== 'string') return { invalid: 'wrong_shape' }
-  return { type, subscriptionId, address: id ? { streamName, groupId, id } : { streamName, groupId } }
+  if (resumeToken !== undefined && typeof resumeToken !== 'string') return { invalid: 'wrong_shape' }
+  const address = id ? { streamName, groupId, id } : { streamName, groupId }
+  return resumeToken === undefined ? { type, subscriptionId, address } : { type, subscriptionId, address, resumeToken }
 }

@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { WebSocket, WebSocketServer } from 'ws'
 import { tokenFrom } from '../../core/auth.ts'
+import { parseResumeToken } from '../../core/resume-token.ts'
 import type { Gateway } from '../../core/gateway.ts'
 import type { SessionSink } from '../../core/session.ts'
 import { errorFrame, recordFrame, syncFrame } from '../motia-frames.ts'
@@ -65,7 +66,7 @@ export function websocketTransport(gateway: Gateway, options: WebSocketTransport
     }
     const sink: SessionSink = {
       record: (record) => send(recordFrame(record)),
-      sync: (_id, address, snapshot) => send(syncFrame(address, snapshot)),
+      sync: (_id, address, snapshot, reset) => send(syncFrame(address, snapshot, reset)),
       refused: (subscriptionId, address, error) => {
         metrics.rejectedInputs.inc({ transport, reason: error.code.toLowerCase() })
         logger.debug({ subscriptionId, address, code: error.code }, 'join refused')
@@ -82,7 +83,10 @@ export function websocketTransport(gateway: Gateway, options: WebSocketTransport
         return
       }
       if (message.type === 'leave') session.unsubscribe(message.subscriptionId)
-      else session.subscribe(message.subscriptionId, message.address).catch((err) => logger.error({ err }, 'join failed'))
+      else {
+        const resumeFrom = message.resumeToken === undefined ? undefined : (parseResumeToken(message.resumeToken)?.[0] ?? null)
+        session.subscribe(message.subscriptionId, message.address, resumeFrom).catch((err) => logger.error({ err }, 'join failed'))
+      }
     })
     ws.on('error', (err) => {
       // ws closes with 1009 for an oversized frame and 1002/1007 for protocol errors; the log says which.
