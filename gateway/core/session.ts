@@ -22,6 +22,8 @@ interface ActiveSubscription {
   fromSeq: number
   /** Records that arrive while the sync is being prepared; null once live. */
   buffer: LogRecord[] | null
+  /** Counts catch-ups, so a re-sync that overtakes an earlier one wins. */
+  attempt: number
 }
 
 export const groupKey = (streamName: string, groupId: string) => `${streamName}\u0000${groupId}`
@@ -46,10 +48,6 @@ export class Session {
     readonly transport: Transport,
   ) {}
 
-  get size() {
-    return this.subscriptions.size
-  }
-
   /**
    * `resumeFrom` is where the client's state stands in the group's log (from its resume token); when the
    * history still covers it, only the missed records follow, else a sync with `reset`. `resumeFrom: null`
@@ -62,7 +60,7 @@ export class Session {
       if (this.subscriptions.size >= this.gateway.limits.maxSubscriptionsPerConnection) {
         throw new GatewayError('RESOURCE_EXHAUSTED', `at most ${this.gateway.limits.maxSubscriptionsPerConnection} subscriptions per connection`)
       }
-      const sub: ActiveSubscription = { id: subscriptionId, address, key: groupKey(address.streamName, address.groupId), fromSeq: 0, buffer: [] }
+      const sub: ActiveSubscription = { id: subscriptionId, address, key: groupKey(address.streamName, address.groupId), fromSeq: 0, buffer: [], attempt: 0 }
       this.subscriptions.set(subscriptionId, sub)
       this.gateway.metrics.subscriptions.inc({ transport: this.transport })
       await this.gateway.authorize(this.caller, address)
@@ -86,8 +84,9 @@ export class Session {
   /** Replays from the resume token when the history still covers it, else sends a sync. */
   private async catchUp(sub: ActiveSubscription, position: LogPosition | null | undefined) {
     const { streamName, groupId, id } = sub.address
+    const attempt = ++sub.attempt
     const missed = position && (await this.gateway.store.history(streamName, groupId, position.epoch, position.seq))
-    if (!this.isCurrent(sub)) return
+    if (!this.isCurrent(sub, attempt)) return
     if (missed) {
       for (const record of missed) {
         if (covers(sub, record) && record.seq > (this.lastSent.get(sub.key) ?? 0)) this.deliver(sub.key, record)
@@ -97,7 +96,7 @@ export class Session {
       return
     }
     const snapshot = await this.gateway.store.snapshot(streamName, groupId, id)
-    if (!this.isCurrent(sub)) return
+    if (!this.isCurrent(sub, attempt)) return
     sub.fromSeq = snapshot.seq
     this.sink.sync(sub.id, sub.address, snapshot, position !== undefined)
     this.goLive(sub, true)
@@ -157,8 +156,8 @@ export class Session {
     if (sub) this.remove(sub)
   }
 
-  private isCurrent(sub: ActiveSubscription) {
-    return !this.closed && this.subscriptions.get(sub.id) === sub
+  private isCurrent(sub: ActiveSubscription, attempt = sub.attempt) {
+    return !this.closed && this.subscriptions.get(sub.id) === sub && sub.attempt === attempt
   }
 
   private remove(sub: ActiveSubscription) {
