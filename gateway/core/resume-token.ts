@@ -8,6 +8,9 @@ export interface LogPosition {
   seq: number
 }
 
+/** A position past the end of any log: resuming from it always gives a reset sync. */
+export const UNKNOWN_SEQ = 999_999_999_999_999
+
 export const resumeToken = (epoch: string, ...seqs: number[]) => `${epoch}.${seqs.join('.')}`
 
 /** Null for anything that is not a token this gateway could have made for `groups` groups. */

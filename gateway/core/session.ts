@@ -18,17 +18,22 @@ interface ActiveSubscription {
   id: string
   address: Address
   key: string
-  /** Records up to this seq are covered by what the client already got (sync or replay). */
+  /** Records up to this seq, in this epoch, are covered by what the client already got (sync or replay). */
   fromSeq: number
+  epoch: string
   /** Records that arrive while the sync is being prepared; null once live. */
   buffer: LogRecord[] | null
   /** Counts catch-ups, so a re-sync that overtakes an earlier one wins. */
   attempt: number
 }
 
+const RESYNC_RETRY_MS = 1000
+
 export const groupKey = (streamName: string, groupId: string) => `${streamName}\u0000${groupId}`
 
 const covers = (sub: ActiveSubscription, record: LogRecord) => sub.address.id === undefined || sub.address.id === record.id
+/** A record the subscription has not got yet: newer, and from the log its position is in. */
+const isNewFor = (sub: ActiveSubscription, record: LogRecord) => record.seq > sub.fromSeq && record.epoch === sub.epoch
 
 /**
  * One client connection's subscriptions. Joining registers first, then reads the snapshot, then flushes what
@@ -60,7 +65,7 @@ export class Session {
       if (this.subscriptions.size >= this.gateway.limits.maxSubscriptionsPerConnection) {
         throw new GatewayError('RESOURCE_EXHAUSTED', `at most ${this.gateway.limits.maxSubscriptionsPerConnection} subscriptions per connection`)
       }
-      const sub: ActiveSubscription = { id: subscriptionId, address, key: groupKey(address.streamName, address.groupId), fromSeq: 0, buffer: [], attempt: 0 }
+      const sub: ActiveSubscription = { id: subscriptionId, address, key: groupKey(address.streamName, address.groupId), fromSeq: 0, epoch: '', buffer: [], attempt: 0 }
       this.subscriptions.set(subscriptionId, sub)
       this.gateway.metrics.subscriptions.inc({ transport: this.transport })
       await this.gateway.authorize(this.caller, address)
@@ -92,12 +97,14 @@ export class Session {
         if (covers(sub, record) && record.seq > (this.lastSent.get(sub.key) ?? 0)) this.deliver(sub.key, record)
       }
       sub.fromSeq = missed.at(-1)?.seq ?? position.seq
+      sub.epoch = position.epoch
       this.goLive(sub, false)
       return
     }
     const snapshot = await this.gateway.store.snapshot(streamName, groupId, id)
     if (!this.isCurrent(sub, attempt)) return
     sub.fromSeq = snapshot.seq
+    sub.epoch = snapshot.epoch
     this.sink.sync(sub.id, sub.address, snapshot, position !== undefined)
     this.goLive(sub, true)
   }
@@ -107,7 +114,7 @@ export class Session {
     sub.buffer = null
     const sent = this.lastSent.get(sub.key) ?? 0
     for (const record of buffered) {
-      if (record.seq <= sub.fromSeq) continue
+      if (!isNewFor(sub, record)) continue
       if (record.seq > (this.lastSent.get(sub.key) ?? 0)) this.deliver(sub.key, record)
       // This connection already got the record through another subscription, but the sync that was just
       // sent predates it and may have rewound the client's group state: state changes are replayed
@@ -129,7 +136,7 @@ export class Session {
     for (const sub of subs) {
       if (!covers(sub, record)) continue
       if (sub.buffer) sub.buffer.push(record)
-      else if (record.seq > sub.fromSeq) live = true
+      else if (isNewFor(sub, record)) live = true
     }
     if (live && record.seq > (this.lastSent.get(key) ?? 0)) this.deliver(key, record)
   }
@@ -140,15 +147,16 @@ export class Session {
    */
   resync(key: string) {
     this.lastSent.delete(key)
-    for (const sub of this.byGroup.get(key) ?? []) {
-      sub.buffer = []
-      sub.fromSeq = 0
-      this.catchUp(sub, null).catch((error) => {
-        this.gateway.logger.warn({ err: error, address: sub.address }, 're-sync failed; closing the subscription')
-        this.remove(sub)
-        this.sink.refused(sub.id, sub.address, error instanceof GatewayError ? error : new GatewayError('UNAVAILABLE', 're-sync failed'))
-      })
-    }
+    for (const sub of this.byGroup.get(key) ?? []) this.resyncOne(sub)
+  }
+
+  /** While the store cannot answer (it just lost its connection), keep trying: the client stays subscribed. */
+  private resyncOne(sub: ActiveSubscription) {
+    sub.buffer = []
+    this.catchUp(sub, null).catch((error) => {
+      this.gateway.logger.warn({ err: error, address: sub.address }, 're-sync failed; retrying in 1 s')
+      setTimeout(() => this.isCurrent(sub) && this.resyncOne(sub), RESYNC_RETRY_MS).unref()
+    })
   }
 
   unsubscribe(subscriptionId: string) {

@@ -3,7 +3,7 @@ import type { Http2ServerResponse } from 'node:http2'
 import type { ServerResponse } from 'node:http'
 import { GatewayError } from '../../core/errors.ts'
 import type { Gateway } from '../../core/gateway.ts'
-import { type LogPosition, parseResumeToken, resumeToken } from '../../core/resume-token.ts'
+import { type LogPosition, parseResumeToken, resumeToken, UNKNOWN_SEQ } from '../../core/resume-token.ts'
 import { groupKey, type SessionSink } from '../../core/session.ts'
 import type { Address, LogRecord } from '../../core/types.ts'
 import { handleRequestsAs } from '../http-requests.ts'
@@ -66,10 +66,16 @@ export function sseTransport(gateway: Gateway, options: SseOptions) {
     // Where the client stands in each group's log, so every message's id resumes all of its subscriptions.
     const seqs = groups.map((_, i) => positions?.[i]?.seq ?? 0)
     let epoch = positions?.[0]?.epoch ?? ''
-    const advance = (key: string, seq: number, recordEpoch: string) => {
+    // Positions only move forward within an epoch. When the store's epoch changes (a restart under a
+    // shared store), every group's position belongs to the old log until that group's own sync arrives:
+    // until then it resumes as unknown, which gives a reset sync.
+    const advance = (key: string, seq: number, atEpoch: string) => {
+      if (atEpoch !== epoch) {
+        seqs.fill(UNKNOWN_SEQ)
+        epoch = atEpoch
+      }
       const i = groups.indexOf(key)
-      seqs[i] = Math.max(seqs[i]!, seq)
-      epoch = recordEpoch
+      seqs[i] = seqs[i] === UNKNOWN_SEQ ? seq : Math.max(seqs[i]!, seq)
     }
     const currentToken = () => resumeToken(epoch, ...seqs)
 
