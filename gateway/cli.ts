@@ -25,10 +25,18 @@ export async function main(argv: string[], extend?: (server: Awaited<ReturnType<
     corsOrigins: options.corsOrigins,
     sse: { maxLifetimeMs: options.sseMaxLifetimeMs },
     tls: options.tls && { cert: await readFile(options.tls.cert), key: await readFile(options.tls.key) },
+    redis: options.redis,
     logger,
   }
   if (serverOptions.streams.length === 0) logger.warn('no streams defined: pass --streams DIR')
-  const server = await createServer(serverOptions)
+  let server
+  try {
+    server = await createServer(serverOptions)
+  } catch (error) {
+    // An unreachable or unsuitable Redis (or a bad stream definition): one clear line, no stack.
+    console.error(`streamgate: ${(error as Error).message}`)
+    process.exit(1)
+  }
   await extend?.(server)
   const url = await server.listen(options.port, options.host)
   logger.info({ streams: server.gateway.listStreams() }, `streamgate listening on ${url} (WebSocket ${url.replace('http', 'ws')})`)

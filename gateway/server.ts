@@ -10,6 +10,8 @@ import { streamsApi } from './core/streams-api.ts'
 import { OnePort, type TlsOptions } from './http/one-port.ts'
 import { createMetrics } from './observability/metrics.ts'
 import { MemoryStore } from './store/memory-store.ts'
+import { type RedisConfig, RedisStore } from './store/redis-store.ts'
+import type { Store } from './store/store.ts'
 import { opsRoutes } from './transports/ops-routes.ts'
 import { restRoutes } from './transports/rest/rest-routes.ts'
 import { eventStreamConstraint } from './transports/sse/event-stream-constraint.ts'
@@ -37,6 +39,8 @@ export interface ServerOptions {
   /** With a certificate the port speaks HTTPS (HTTP/2 and HTTP/1.1 by ALPN) and wss://. */
   tls?: TlsOptions
   logger?: Logger
+  /** Keep stream state in Redis, shared by every instance on it (gateway/store/redis-keys.ts); memory otherwise. */
+  redis?: RedisConfig
 }
 
 /**
@@ -48,7 +52,8 @@ export async function createServer(options: ServerOptions) {
   const limits = { ...defaultLimits, ...options.limits }
   const metrics = createMetrics()
   const registry = new StreamRegistry(options.streams)
-  const store = new MemoryStore((streamName) => registry.get(streamName).historySize)
+  const historySize = (streamName: string) => registry.get(streamName).historySize
+  const store: Store = options.redis ? await RedisStore.connect({ ...options.redis, historySize, logger }) : new MemoryStore(historySize)
   const gateway = new Gateway({ registry, store, hooks: options.hooks ?? {}, limits, metrics, logger })
   const websocket = websocketTransport(gateway, { pingIntervalMs: options.pingIntervalMs ?? 30_000 })
   const sse = sseTransport(gateway, { heartbeatMs: 15_000, retryMs: 1000, ...options.sse })

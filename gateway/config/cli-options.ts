@@ -7,6 +7,7 @@ export interface CliOptions {
   streams: string[]
   config?: string
   tls?: { cert: string; key: string }
+  redis?: { url: string; prefix?: string }
   corsOrigins: string[]
   sseMaxLifetimeMs?: number
   logLevel: string
@@ -23,6 +24,10 @@ export const usage = `Usage: streamgate [options]
   --tls-cert FILE          PEM certificate: the port then speaks   STREAMGATE_TLS_CERT
                            HTTPS (HTTP/2 + HTTP/1.1) and wss://
   --tls-key FILE           PEM private key for --tls-cert          STREAMGATE_TLS_KEY
+  --redis URL              keep stream state in Redis, shared by   STREAMGATE_REDIS_URL
+                           every instance on it                    (memory store)
+  --redis-prefix PREFIX    key and channel prefix, so deployments  STREAMGATE_REDIS_PREFIX
+                           can share one Redis                     (streamgate:)
   --cors-origin ORIGIN     browser origin allowed to use REST and  STREAMGATE_CORS_ORIGINS
                            SSE; repeatable                         (comma-separated)
   --sse-max-lifetime S     end SSE streams after S seconds (plus   STREAMGATE_SSE_MAX_LIFETIME
@@ -53,6 +58,8 @@ export function parseCliOptions(argv: string[], env: NodeJS.ProcessEnv): CliOpti
       config: { type: 'string' },
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
+      redis: { type: 'string' },
+      'redis-prefix': { type: 'string' },
       'cors-origin': { type: 'string', multiple: true },
       'sse-max-lifetime': { type: 'string' },
       'log-level': { type: 'string' },
@@ -78,8 +85,12 @@ export function parseCliOptions(argv: string[], env: NodeJS.ProcessEnv): CliOpti
   const cert = pick('tls-cert', 'STREAMGATE_TLS_CERT')
   const key = pick('tls-key', 'STREAMGATE_TLS_KEY')
   if (Boolean(cert) !== Boolean(key)) throw new Error('--tls-cert and --tls-key go together')
+  const redisUrl = pick('redis', 'STREAMGATE_REDIS_URL')
+  const redisPrefix = pick('redis-prefix', 'STREAMGATE_REDIS_PREFIX')
+  if (redisPrefix !== undefined && !redisUrl) throw new Error('--redis-prefix needs --redis')
   return {
     tls: cert && key ? { cert, key } : undefined,
+    redis: redisUrl ? { url: redisUrl, prefix: redisPrefix } : undefined,
     corsOrigins: values['cors-origin'] ?? env.STREAMGATE_CORS_ORIGINS?.split(',').filter(Boolean) ?? [],
     sseMaxLifetimeMs: lifetime === undefined ? undefined : lifetime * 1000,
     port: integer('--port', pick('port', 'STREAMGATE_PORT')) ?? 3000,
