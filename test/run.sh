@@ -7,9 +7,14 @@ cd "$(dirname "$0")/.."
 step() { printf '\n== %s\n' "$*"; }
 fail() { echo "FAILED: $*"; exit 1; }
 
-step 'system packages (Debian): chromium for the browser tests'
+step 'system packages (Debian): Chromium, Redis, protoc and Python gRPC for the tests'
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/bin/redis-server ] || missing+=(redis-server)
+[ -x /usr/bin/protoc ] || missing+=(protobuf-compiler)
+[ -x /usr/bin/grpc_python_plugin ] || missing+=(protobuf-compiler-grpc)
+/usr/bin/python3 -c 'import grpc, google.protobuf' 2>/dev/null || missing+=(python3-grpcio python3-protobuf)
+command -v openssl >/dev/null || missing+=(openssl)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null || fail "apt-get install ${missing[*]}"
