@@ -1,3 +1,4 @@
+import { cors as connectCors } from '@connectrpc/connect'
 import cors from '@fastify/cors'
 import Fastify, { type FastifyReply, type FastifyRequest, LogController } from 'fastify'
 import { pino, type Logger } from 'pino'
@@ -16,6 +17,7 @@ import { opsRoutes } from './transports/ops-routes.ts'
 import { restRoutes } from './transports/rest/rest-routes.ts'
 import { eventStreamConstraint } from './transports/sse/event-stream-constraint.ts'
 import { type SseOptions, sseTransport } from './transports/sse/sse-transport.ts'
+import { type ConnectTransportOptions, connectTransport } from './transports/connect/connect-transport.ts'
 import { websocketTransport } from './transports/websocket/websocket-transport.ts'
 
 /** One line per request is too much at info level for a gateway; it stays available at debug. */
@@ -34,6 +36,7 @@ export interface ServerOptions {
   limits?: Partial<Limits>
   pingIntervalMs?: number
   sse?: Partial<SseOptions>
+  connect?: Partial<ConnectTransportOptions>
   /** Origins allowed to call REST and SSE from a browser (CORS); none by default. */
   corsOrigins?: string[]
   /** With a certificate the port speaks HTTPS (HTTP/2 and HTTP/1.1 by ALPN) and wss://. */
@@ -57,6 +60,7 @@ export async function createServer(options: ServerOptions) {
   const gateway = new Gateway({ registry, store, hooks: options.hooks ?? {}, limits, metrics, logger })
   const websocket = websocketTransport(gateway, { pingIntervalMs: options.pingIntervalMs ?? 30_000 })
   const sse = sseTransport(gateway, { heartbeatMs: 15_000, retryMs: 1000, ...options.sse })
+  const connect = connectTransport(gateway, options.connect)
   let ready = false
 
   let port: OnePort | undefined
@@ -71,10 +75,21 @@ export async function createServer(options: ServerOptions) {
     },
   })
   const onePort = port!
+  // HTTP/2 keepalive for gRPC and Connect streams, on the WebSocket ping interval.
+  onePort.pingSessions(options.pingIntervalMs ?? 30_000)
   await app.register(opsRoutes(metrics, () => ready && store.ready()))
-  if (options.corsOrigins?.length) await app.register(cors, { origin: options.corsOrigins })
+  if (options.corsOrigins?.length) {
+    // Connect and gRPC-Web from a browser need their own request and response headers allowed.
+    await app.register(cors, {
+      origin: options.corsOrigins,
+      methods: ['GET', 'PUT', 'DELETE', 'POST'],
+      allowedHeaders: [...connectCors.allowedHeaders, 'Authorization', 'Last-Event-ID'],
+      exposedHeaders: [...connectCors.exposedHeaders, 'streamgate-error-code'],
+    })
+  }
   await app.register(restRoutes(gateway))
   await app.register(sse.routes)
+  await app.register(connect.routes)
   app.server.on('upgrade', (request, socket, head) => void websocket.handleUpgrade(request, socket, head))
 
   return {
@@ -93,6 +108,7 @@ export async function createServer(options: ServerOptions) {
     async close() {
       ready = false
       sse.close()
+      await connect.close()
       await websocket.close()
       await onePort.close()
       await app.close()

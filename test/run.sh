@@ -28,8 +28,11 @@ npm ci --no-audit --no-fund || fail 'npm ci'
 
 step 'contract: buf lint, generated code up to date, no breaking change against the last release'
 npx buf lint || fail 'buf lint'
+generated='gateway/gen gateway/transports/connect/gen clients/typescript/gen clients/python/gen'
 npx buf generate || fail 'buf generate'
-[ -z "$(git status --porcelain -- gateway/gen)" ] || { git status --short -- gateway/gen; fail "generated code differs from 'buf generate': run it and commit"; }
+npx buf generate --template clients/buf.gen.yaml || fail 'buf generate (clients)'
+npx buf generate --template third_party/proto/buf.gen.yaml || fail 'buf generate (reflection)'
+[ -z "$(git status --porcelain -- $generated)" ] || { git status --short -- $generated; fail "generated code differs from 'buf generate': run the three buf generate commands in test/run.sh and commit"; }
 release=$(ls proto/releases/*.binpb | sort -V | tail -n 1)
 npx buf breaking --against "$release" || fail "breaking change against $release"
 

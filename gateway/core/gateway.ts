@@ -28,7 +28,8 @@ export interface SetResult {
 const isPlainObject = (value: unknown): value is JsonObject =>
   typeof value === 'object' && value !== null && !Array.isArray(value)
 
-function checkAddress(address: Address, needsId: boolean) {
+/** Names must be non-empty strings; `needsId` for calls about one item. */
+export function checkAddress(address: Address, needsId: boolean) {
   const fields: Array<keyof Address> = needsId ? ['streamName', 'groupId', 'id'] : ['streamName', 'groupId']
   for (const field of fields) {
     const value = address[field]

@@ -1,6 +1,6 @@
 import type { Caller } from './auth.ts'
 import { GatewayError } from './errors.ts'
-import type { Gateway } from './gateway.ts'
+import { checkAddress, type Gateway } from './gateway.ts'
 import type { LogPosition } from './resume-token.ts'
 import type { Address, LogRecord, Snapshot } from './types.ts'
 import type { Transport } from '../observability/metrics.ts'
@@ -62,6 +62,7 @@ export class Session {
     const previous = this.subscriptions.get(subscriptionId)
     if (previous) this.remove(previous)
     try {
+      checkAddress(address, false)
       if (this.subscriptions.size >= this.gateway.limits.maxSubscriptionsPerConnection) {
         throw new GatewayError('RESOURCE_EXHAUSTED', `at most ${this.gateway.limits.maxSubscriptionsPerConnection} subscriptions per connection`)
       }

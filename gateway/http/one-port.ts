@@ -23,6 +23,7 @@ export class OnePort {
   private readonly front: net.Server
   private readonly sockets = new Set<Socket>()
   private readonly sessions = new Set<Http2Session>()
+  private pinger: NodeJS.Timeout | undefined
 
   /** `handler` serves both HTTP versions: fastify's handler works with Node's HTTP/2 compatibility API. */
   constructor(handler: http.RequestListener, tlsOptions?: TlsOptions) {
@@ -67,6 +68,29 @@ export class OnePort {
     socket.on('readable', onReadable)
   }
 
+  /**
+   * Pings every HTTP/2 session each `intervalMs`, so long streams keep idle proxies and NATs open, and
+   * closes a session that did not answer the previous ping (the peer is gone).
+   */
+  pingSessions(intervalMs: number) {
+    const unanswered = new WeakSet<Http2Session>()
+    clearInterval(this.pinger)
+    this.pinger = setInterval(() => {
+      for (const session of this.sessions) {
+        if (session.destroyed || session.connecting) continue
+        if (unanswered.has(session)) {
+          session.destroy()
+          continue
+        }
+        unanswered.add(session)
+        session.ping((error) => {
+          if (!error) unanswered.delete(session)
+        })
+      }
+    }, intervalMs)
+    this.pinger.unref()
+  }
+
   listen(port: number, host: string): Promise<AddressInfo> {
     return new Promise((resolve, reject) => {
       this.front.once('error', reject)
@@ -85,6 +109,7 @@ export class OnePort {
    * and destroys whatever is still open after `graceMs`. Transports end their long-lived streams first.
    */
   async close(graceMs = 2000) {
+    clearInterval(this.pinger)
     const closed = new Promise<void>((resolve) => this.front.close(() => resolve()))
     for (const session of this.sessions) session.close()
     // Closes idle keep-alive connections and stops the timeout checks; the server itself never listened.

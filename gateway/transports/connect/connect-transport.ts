@@ -1,0 +1,63 @@
+import { Code, ConnectError, createContextValues } from '@connectrpc/connect'
+import { fastifyConnectPlugin } from '@connectrpc/connect-fastify'
+import type { FastifyInstance } from 'fastify'
+import type { Gateway } from '../../core/gateway.ts'
+import { StreamService } from '../../gen/streamgate/v1/stream_pb.ts'
+import { authenticateCall, type Exchange, exchangeKey, whenWritten } from './call-context.ts'
+import { reflectionRoutes } from './reflection-service.ts'
+import { streamService } from './stream-service.ts'
+
+export interface ConnectTransportOptions {
+  /** After its queue limit, how long a subscriber may still read up to its RESOURCE_EXHAUSTED end. */
+  slowConsumerGraceMs: number
+  /** How long `close()` waits for open calls to write their UNAVAILABLE end. */
+  shutdownGraceMs: number
+}
+
+/**
+ * StreamService over the Connect protocol (HTTP/1.1 and HTTP/2), gRPC (HTTP/2, cleartext or TLS) and
+ * gRPC-Web, from one implementation on the core, plus gRPC server reflection. Fastify routes each
+ * procedure's path on both HTTP versions of the gateway's port.
+ */
+export function connectTransport(gateway: Gateway, options: Partial<ConnectTransportOptions> = {}) {
+  const { slowConsumerGraceMs = 1000, shutdownGraceMs = 2000 } = options
+  const { metrics, limits } = gateway
+  const shutdown = new AbortController()
+  const exchanges = new WeakMap<object, Exchange>()
+  /** Calls whose response is still being written, so shutdown can wait for their UNAVAILABLE end. */
+  const open = new Map<Exchange, Promise<void>>()
+
+  return {
+    routes: async (app: FastifyInstance) => {
+      app.addHook('onRequest', async (request, reply) => {
+        const exchange: Exchange = { request: request.raw, response: reply.raw }
+        exchanges.set(request.raw, exchange)
+        open.set(exchange, new Promise<void>((resolve) => whenWritten(exchange, resolve)).then(() => void open.delete(exchange)))
+      })
+      await app.register(fastifyConnectPlugin, {
+        routes(router) {
+          const requestGate = authenticateCall(gateway, (reason) => metrics.rejectedInputs.inc({ transport: 'connect', reason: reason.toLowerCase() }))
+          router.service(StreamService, streamService(gateway, { slowConsumerGraceMs }), { requestGate })
+          reflectionRoutes(router, [StreamService])
+        },
+        // Requests larger than the largest WebSocket frame are refused by Connect (RESOURCE_EXHAUSTED) before
+        // they are parsed; below that, the core's item limit decides.
+        readMaxBytes: limits.maxFrameBytes,
+        shutdownSignal: shutdown.signal,
+        contextValues: (request) => createContextValues().set(exchangeKey, exchanges.get(request.raw)),
+      })
+    },
+
+    /** Ends every open call with UNAVAILABLE (clients reconnect and resume) and waits for them to finish. */
+    async close() {
+      shutdown.abort(new ConnectError('server shutting down - reconnect and resume', Code.Unavailable))
+      if (open.size === 0) return
+      let timer: NodeJS.Timeout | undefined
+      await Promise.race([
+        Promise.all(open.values()),
+        new Promise((resolve) => (timer = setTimeout(resolve, shutdownGraceMs))),
+      ])
+      clearTimeout(timer)
+    },
+  }
+}

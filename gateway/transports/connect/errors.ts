@@ -1,0 +1,33 @@
+import { Code, ConnectError } from '@connectrpc/connect'
+import type { ErrorCode } from '../../core/errors.ts'
+import { GatewayError } from '../../core/errors.ts'
+import { SchemaViolationSchema } from '../../gen/streamgate/v1/stream_pb.ts'
+
+/** The Connect/gRPC code of each contract error. */
+export const connectCode: Record<ErrorCode, Code> = {
+  INVALID_ARGUMENT: Code.InvalidArgument,
+  NOT_FOUND: Code.NotFound,
+  UNAUTHENTICATED: Code.Unauthenticated,
+  PERMISSION_DENIED: Code.PermissionDenied,
+  PAYLOAD_TOO_LARGE: Code.ResourceExhausted,
+  RESOURCE_EXHAUSTED: Code.ResourceExhausted,
+  UNAVAILABLE: Code.Unavailable,
+  INTERNAL: Code.Internal,
+}
+
+/** Response metadata naming the contract's own code, which tells PAYLOAD_TOO_LARGE from other limits. */
+export const ERROR_CODE_HEADER = 'streamgate-error-code'
+
+/**
+ * A contract error as Connect/gRPC sees it: the mapped code, the core's message, the contract code as
+ * metadata and, for schema violations, a `streamgate.v1.SchemaViolation` detail listing every path.
+ * Anything else is an internal error whose message says nothing about the cause.
+ */
+export function toConnectError(error: unknown): ConnectError {
+  if (error instanceof ConnectError) return error
+  if (error instanceof GatewayError) {
+    const details = error.details.length > 0 ? [{ desc: SchemaViolationSchema, value: { issues: error.details } }] : []
+    return new ConnectError(error.message, connectCode[error.code], { [ERROR_CODE_HEADER]: error.code }, details, error)
+  }
+  return new ConnectError('internal error', Code.Internal, undefined, undefined, error)
+}

@@ -1,0 +1,58 @@
+import http2 from 'node:http2'
+import { fromBinary, toBinary } from '@bufbuild/protobuf'
+import { type SubscribeRequest, SubscribeRequestSchema, type SubscribeResponse, SubscribeResponseSchema } from '../../gateway/gen/streamgate/v1/stream_pb.ts'
+import { create, type MessageInitShape } from '@bufbuild/protobuf'
+
+/**
+ * A gRPC Subscribe on a bare Node HTTP/2 session, for what client libraries hide: it can stop reading
+ * (real clients buffer whatever arrives, so the server never feels a slow reader), and it reports the
+ * raw end of the stream (trailers, or RST_STREAM and its code).
+ */
+export function rawGrpcSubscribe(url: string, request: MessageInitShape<typeof SubscribeRequestSchema>) {
+  const session = http2.connect(url)
+  session.on('error', () => {})
+  const body = toBinary(SubscribeRequestSchema, create(SubscribeRequestSchema, request) as SubscribeRequest)
+  const envelope = Buffer.alloc(5 + body.length)
+  envelope.writeUInt32BE(body.length, 1)
+  envelope.set(body, 5)
+  const stream = session.request({ ':method': 'POST', ':path': '/streamgate.v1.StreamService/Subscribe', 'content-type': 'application/grpc', te: 'trailers' })
+  stream.end(envelope)
+  const messages: SubscribeResponse[] = []
+  let buffer = Buffer.alloc(0)
+  const onData = (chunk: Buffer) => {
+    buffer = Buffer.concat([buffer, chunk])
+    while (buffer.length >= 5 && buffer.length >= 5 + buffer.readUInt32BE(1)) {
+      const length = buffer.readUInt32BE(1)
+      messages.push(fromBinary(SubscribeResponseSchema, buffer.subarray(5, 5 + length)))
+      buffer = buffer.subarray(5 + length)
+    }
+  }
+  const ended = new Promise<{ grpcStatus?: string; grpcMessage?: string; rstCode: number }>((resolve) => {
+    let trailers: http2.IncomingHttpHeaders = {}
+    stream.on('trailers', (t) => (trailers = t))
+    stream.on('error', () => {})
+    stream.on('close', () =>
+      resolve({ grpcStatus: trailers['grpc-status'] as string | undefined, grpcMessage: trailers['grpc-message'] as string | undefined, rstCode: stream.rstCode ?? 0 }),
+    )
+  })
+  return {
+    messages,
+    ended,
+    /** Reads until `n` messages arrived, then stops reading (flow control does the rest). */
+    readUntil(n: number) {
+      const listener = (chunk: Buffer) => {
+        onData(chunk)
+        if (messages.length >= n) {
+          stream.off('data', listener)
+          stream.pause()
+        }
+      }
+      stream.on('data', listener)
+    },
+    readAll() {
+      stream.on('data', onData)
+      stream.resume()
+    },
+    close: () => session.destroy(),
+  }
+}
