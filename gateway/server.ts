@@ -68,7 +68,7 @@ export async function createServer(options: ServerOptions) {
     loggerInstance: logger,
     bodyLimit: limits.maxItemBytes,
     logController: new DebugRequestLogs(),
-    constraints: { eventStream: eventStreamConstraint },
+    routerOptions: { constraints: { eventStream: eventStreamConstraint } },
     serverFactory: (handler) => {
       port = new OnePort(handler, options.tls)
       return port.http1

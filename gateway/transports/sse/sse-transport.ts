@@ -143,7 +143,7 @@ export function sseTransport(gateway: Gateway, options: SseOptions) {
   return {
     routes: async (app: FastifyInstance) => {
       handleRequestsAs(app, gateway, transport)
-      const sse = { constraints: { eventStream: true } }
+      const sse = { constraints: { eventStream: 'yes' } }
       app.get<{ Params: { streamName: string; groupId: string } }>('/streams/:streamName/:groupId', sse, (request, reply) =>
         serve(request, reply, [request.params]),
       )
