@@ -39,6 +39,8 @@ const isBinary = (context: HandlerContext) => !/json/i.test(context.requestHeade
  */
 export function streamService(gateway: Gateway, options: StreamServiceOptions): ServiceImpl<typeof StreamService> {
   const { metrics, logger, limits } = gateway
+  // Bound once: label lookups would otherwise run for every message of every subscriber.
+  const framesDelivered = metrics.framesDelivered.labels(transport)
 
   /** Runs a unary call, mapping core errors to Connect codes. */
   const unary = async <T>(work: () => Promise<T>): Promise<T> => {
@@ -98,7 +100,7 @@ export function streamService(gateway: Gateway, options: StreamServiceOptions): 
         .subscribe('subscribe', address(request), resumePosition(request.resumeToken))
         .catch((error) => logger.error({ err: error }, 'connect subscribe failed'))
       for await (const message of outbox.drain(context.signal)) {
-        metrics.framesDelivered.inc({ transport })
+        framesDelivered.inc()
         yield binary ? preEncodedMessage(message) : message.message
       }
     } finally {
