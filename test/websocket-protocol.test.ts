@@ -124,10 +124,12 @@ describe('Motia WebSocket frames (spec section 15)', () => {
     back.ws.send(JSON.stringify({ type: 'join', data: { streamName: 'chat', groupId: 'resume', subscriptionId: 's', resumeToken: token } }))
     await until(() => back.frames.length === 2, 'the two missed changes, no sync')
     expect(back.frames.map((f) => [f.event.type, (f as { sequence?: number }).sequence])).toEqual([['update', 2], ['update', 3]])
-    back.ws.send(JSON.stringify({ type: 'join', data: { streamName: 'chat', groupId: 'resume', subscriptionId: 't', resumeToken: 'elsewhere.1' } }))
-    await until(() => back.frames.length === 3, 'a reset sync for a foreign token')
-    expect(back.frames[2]!.event).toEqual({ type: 'sync', data: [{ i: 2, id: 'a' }], reset: true })
     back.close()
+    const foreign = await rawClient(gw.wsUrl)
+    foreign.ws.send(JSON.stringify({ type: 'join', data: { streamName: 'chat', groupId: 'resume', subscriptionId: 't', resumeToken: 'elsewhere.1' } }))
+    await until(() => foreign.frames.length === 1, 'a reset sync for a foreign token')
+    expect(foreign.frames[0]!.event).toEqual({ type: 'sync', data: [{ i: 2, id: 'a' }], reset: true })
+    foreign.close()
   })
 
   it('echoes the Authorization subprotocol, never the token', async () => {
@@ -186,5 +188,31 @@ describe('bad input on the WebSocket', () => {
     expect(c.frames.find((f) => f.groupId === 'c')?.event).toMatchObject({ type: 'event', event: { type: 'error', data: { code: 'RESOURCE_EXHAUSTED' } } })
     c.close()
     await small.close()
+  })
+})
+
+describe('resuming several subscriptions of one group on one connection', () => {
+  it('loses nothing: the first replays from its token, the others start from a sync', async () => {
+    const first = await rawClient(gw.wsUrl)
+    first.join('chat', 'two', 'a', 'sa')
+    first.join('chat', 'two', 'b', 'sb')
+    await until(() => first.frames.length === 2, 'syncs')
+    await gw.server.streams.chat!.set('two', 'b', { v: 1 })
+    await gw.server.streams.chat!.set('two', 'a', { v: 2 })
+    await until(() => first.frames.length === 4, 'both updates')
+    const tokenOf = (id: string) => (first.frames.filter((f) => f.id === id).at(-1) as { resumeToken: string }).resumeToken
+    const [tokenA, tokenB] = [tokenOf('a'), tokenOf('b')]
+    first.close()
+    await gw.server.streams.chat!.set('two', 'b', { v: 3 })
+    await gw.server.streams.chat!.set('two', 'a', { v: 4 })
+    const back = await rawClient(gw.wsUrl)
+    back.ws.send(JSON.stringify({ type: 'join', data: { streamName: 'chat', groupId: 'two', id: 'a', subscriptionId: 'sa', resumeToken: tokenA } }))
+    back.ws.send(JSON.stringify({ type: 'join', data: { streamName: 'chat', groupId: 'two', id: 'b', subscriptionId: 'sb', resumeToken: tokenB } }))
+    await until(() => back.frames.some((f) => f.id === 'a') && back.frames.some((f) => f.id === 'b'), 'both subscriptions caught up')
+    const last = (id: string) => back.frames.filter((f) => f.id === id).at(-1)!.event.data
+    expect(last('a')).toEqual({ v: 4, id: 'a' })
+    expect(last('b')).toEqual({ v: 3, id: 'b' })
+    expect(back.frames.find((f) => f.id === 'b')!.event).toEqual({ type: 'sync', data: { v: 3, id: 'b' } })
+    back.close()
   })
 })

@@ -76,8 +76,12 @@ export class Session {
         this.byGroup.set(sub.key, (group = new Set()))
         this.gateway.hub.add(address.streamName, address.groupId, this)
       }
+      // A connection gets each record of a group once, so only the first subscription of a group replays
+      // from its token; a later one, whose token may be older than what this connection already got for the
+      // group, starts from a (non-reset) sync instead.
+      const replayable = group.size === 0
       group.add(sub)
-      await this.catchUp(sub, resumeFrom)
+      await this.catchUp(sub, resumeFrom && !replayable ? undefined : resumeFrom)
     } catch (error) {
       const current = this.subscriptions.get(subscriptionId)
       if (current?.address === address) this.remove(current)
