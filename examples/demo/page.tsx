@@ -1,7 +1,15 @@
 // The demo page: the unmodified @motiadev/stream-client-react against streamgate. Bundled by demo-routes.ts.
-import { MotiaStreamProvider, useStreamGroup, useStreamItem } from '@motiadev/stream-client-react'
+// With ?transport=websocket|sse|connect it runs on @streamgate/client/react instead: the same hooks, and the
+// provider's one `transport` prop picks the wire (Motia's provider has no such prop).
+import * as motia from '@motiadev/stream-client-react'
 import { useState } from 'react'
 import { createRoot } from 'react-dom/client'
+import { connectTransport } from '../../clients/typescript/src/connect.ts'
+import * as streamgate from '../../clients/typescript/src/react.ts'
+
+const choice = new URLSearchParams(location.search).get('transport')
+const transport = choice === 'connect' ? connectTransport() : choice === 'sse' || choice === 'websocket' ? choice : undefined
+const { MotiaStreamProvider, useStreamGroup, useStreamItem } = (transport ? streamgate : motia) as typeof streamgate
 
 type Message = { id: string; message: string }
 type Todo = { id: string; title: string; done: boolean }
@@ -67,8 +75,11 @@ const address = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.h
 const root = document.getElementById('root')
 if (!root) throw new Error('missing #root')
 createRoot(root).render(
-  <MotiaStreamProvider address={address}>
+  <MotiaStreamProvider address={address} transport={transport}>
     <h1>streamgate demo</h1>
+    <p>
+      Client: <code data-testid="client">{transport ? `@streamgate/client/react over ${choice}` : '@motiadev/stream-client-react'}</code>
+    </p>
     <Chat />
     <Todos />
   </MotiaStreamProvider>,
