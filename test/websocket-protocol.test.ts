@@ -117,13 +117,13 @@ describe('Motia WebSocket frames (spec section 15)', () => {
     await until(() => c.frames.length === 1, 'sync')
     for (let i = 0; i < 3; i++) await gw.server.streams.chat!.set('resume', 'a', { i })
     await until(() => c.frames.length === 4, 'changes')
-    expect(c.frames.map((f) => (f as { sequence?: number }).sequence)).toEqual([0, 1, 2, 3])
-    const token = (c.frames[1] as { resumeToken?: string }).resumeToken!
+    expect(c.frames.map((f) => f.sequence)).toEqual([0, 1, 2, 3])
+    const token = c.frames[1]!.resumeToken!
     c.close()
     const back = await rawClient(gw.wsUrl)
     back.ws.send(JSON.stringify({ type: 'join', data: { streamName: 'chat', groupId: 'resume', subscriptionId: 's', resumeToken: token } }))
     await until(() => back.frames.length === 2, 'the two missed changes, no sync')
-    expect(back.frames.map((f) => [f.event.type, (f as { sequence?: number }).sequence])).toEqual([['update', 2], ['update', 3]])
+    expect(back.frames.map((f) => [f.event.type, f.sequence])).toEqual([['update', 2], ['update', 3]])
     back.close()
     const foreign = await rawClient(gw.wsUrl)
     foreign.ws.send(JSON.stringify({ type: 'join', data: { streamName: 'chat', groupId: 'resume', subscriptionId: 't', resumeToken: 'elsewhere.1' } }))
@@ -200,7 +200,7 @@ describe('resuming several subscriptions of one group on one connection', () => 
     await gw.server.streams.chat!.set('two', 'b', { v: 1 })
     await gw.server.streams.chat!.set('two', 'a', { v: 2 })
     await until(() => first.frames.length === 4, 'both updates')
-    const tokenOf = (id: string) => (first.frames.filter((f) => f.id === id).at(-1) as { resumeToken: string }).resumeToken
+    const tokenOf = (id: string) => first.frames.filter((f) => f.id === id).at(-1)!.resumeToken
     const [tokenA, tokenB] = [tokenOf('a'), tokenOf('b')]
     first.close()
     await gw.server.streams.chat!.set('two', 'b', { v: 3 })

@@ -6,6 +6,8 @@ export interface Frame {
   groupId: string
   id?: string
   event: { type: string; data?: unknown; event?: { type: string; data: unknown } }
+  sequence?: number
+  resumeToken?: string
 }
 
 /** A bare `ws` client that records every frame, for asserting exact wire behaviour. */
