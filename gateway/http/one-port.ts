@@ -94,7 +94,8 @@ export class OnePort {
   listen(port: number, host: string): Promise<AddressInfo> {
     return new Promise((resolve, reject) => {
       this.front.once('error', reject)
-      this.front.listen(port, host, () => {
+      // A deep accept queue: Motia's clients all reconnect within the same second after a restart.
+      this.front.listen({ port, host, backlog: 4096 }, () => {
         this.front.removeListener('error', reject)
         // The HTTP/1.1 server starts tracking connections (request timeouts, closing idle keep-alive
         // connections on close) on 'listening'; the front server listens for it.

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http'
+import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { WebSocket, WebSocketServer } from 'ws'
 import { tokenFrom } from '../../core/auth.ts'
@@ -52,8 +53,21 @@ export function websocketTransport(gateway: Gateway, options: WebSocketTransport
     alive.add(ws)
     ws.on('pong', () => alive.add(ws))
 
+    // Every frame sent during one turn of the event loop (one hub drain) leaves in one writev: the socket is
+    // corked at the first frame and uncorked on the next tick. ws has no public cork, hence `_socket`.
+    const socket = (ws as unknown as { _socket: Socket })._socket
+    let corked = false
+    const uncork = () => {
+      corked = false
+      socket.uncork()
+    }
     const send = (frame: Buffer | string) => {
       if (ws.readyState !== WebSocket.OPEN) return
+      if (!corked) {
+        corked = true
+        socket.cork()
+        process.nextTick(uncork)
+      }
       ws.send(frame, { binary: false })
       framesDelivered.inc()
       if (ws.bufferedAmount > limits.maxQueueBytes) {
