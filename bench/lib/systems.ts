@@ -1,0 +1,203 @@
+import * as grpc from '@grpc/grpc-js'
+import { type ChildProcess, spawn } from 'node:child_process'
+import { copyFileSync, createWriteStream, existsSync, mkdirSync, rmSync } from 'node:fs'
+import net from 'node:net'
+import { fileURLToPath } from 'node:url'
+import { originNs, sleep } from './clock.ts'
+import type { Transport } from './jobs.ts'
+import { loadStreamService } from './proto.ts'
+import type { WriteTarget } from './writers.ts'
+
+/**
+ * The systems under test, each started by the harness as a process of its own:
+ * - streamgate: `node bin/streamgate.mjs --streams bench/streams --port <free>` (or, for the in-process write
+ *   rows, bench/peers/streamgate-inproc.ts: the same CLI plus one benchmark route);
+ * - motia: the real Motia 0.17 stream server, ../shared/reference/motia-ref-server.mjs (STORAGE=memory), copied
+ *   to bench/.tmp at run time so that its `@motiadev/core` import resolves from this repository's
+ *   node_modules (a devDependency; never vendored);
+ * - raw: bench/peers/raw-{ws,sse,grpc}.ts, the ceilings.
+ */
+
+export const REPO = fileURLToPath(new URL('../../', import.meta.url))
+export const TMP = fileURLToPath(new URL('../.tmp/', import.meta.url))
+export const BENCH_STREAMS = fileURLToPath(new URL('../streams/', import.meta.url))
+export const MOTIA_REF_SCRIPT = process.env.MOTIA_REF_SCRIPT ?? fileURLToPath(new URL('../../../shared/reference/motia-ref-server.mjs', import.meta.url))
+const HOST = '127.0.0.1'
+
+export type SystemName = 'streamgate' | 'motia' | 'raw'
+export type ServerKind = 'streamgate' | 'streamgate-inproc' | 'motia' | 'raw-ws' | 'raw-sse' | 'raw-grpc'
+
+export interface RunningServer {
+  kind: ServerKind
+  pid: number
+  host: string
+  /** Where subscribers connect. */
+  port: number
+  /** How the writer writes to it. */
+  write: WriteTarget
+  /** Exit gracefully (SIGTERM; profiles get written), SIGKILL after 5 s. */
+  stop(): Promise<void>
+  exited(): boolean
+  log: string
+}
+
+export interface StartOptions {
+  /** Run the server under `node --cpu-prof`, profiles into this directory. */
+  cpuProfDir?: string
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer()
+    probe.once('error', reject)
+    probe.listen(0, HOST, () => {
+      const address = probe.address()
+      probe.close(() => resolve(typeof address === 'object' && address ? address.port : 0))
+    })
+  })
+}
+
+const live = new Set<ChildProcess>()
+process.once('exit', () => {
+  for (const child of live) child.kill('SIGKILL')
+})
+
+let started = 0
+
+async function launch(kind: ServerKind, args: string[], env: Record<string, string>, ready: RegExp, options: StartOptions) {
+  mkdirSync(`${TMP}logs`, { recursive: true })
+  const log = `${TMP}logs/${kind}-${process.pid}-${++started}.log`
+  const out = createWriteStream(log)
+  // One directory per server process: node writes one profile per thread (tsx's loader runs in a worker).
+  const prof = options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}/${kind}-${Date.now()}`] : []
+  const child = spawn(process.execPath, [...prof, ...args], {
+    cwd: REPO,
+    env: { ...process.env, ...env, BENCH_ORIGIN_NS: originNs() },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  live.add(child)
+  let exited = false
+  const exit = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      exited = true
+      live.delete(child)
+      resolve()
+    }),
+  )
+  let output = ''
+  const onData = (chunk: Buffer) => {
+    if (output.length < 100_000) output += chunk.toString()
+    out.write(chunk)
+  }
+  child.stdout!.on('data', onData)
+  child.stderr!.on('data', onData)
+  const deadline = Date.now() + 30_000
+  let match: RegExpExecArray | null = null
+  while (!(match = ready.exec(output))) {
+    if (exited) throw new Error(`${kind} exited before it was ready:\n${output.slice(-3000)}`)
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL')
+      throw new Error(`${kind} was not ready within 30 s:\n${output.slice(-3000)}`)
+    }
+    await sleep(20)
+  }
+  const stop = async () => {
+    if (exited) return
+    child.kill('SIGTERM')
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
+    await exit
+    clearTimeout(timer)
+    out.end()
+  }
+  return { child, match, stop, exited: () => exited, log }
+}
+
+export async function startServer(kind: ServerKind, options: StartOptions = {}): Promise<RunningServer> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort()
+    try {
+      return await startOn(kind, port, options)
+    } catch (error) {
+      if (attempt >= 3 || !String((error as Error).message).includes('EADDRINUSE')) throw error
+    }
+  }
+}
+
+async function startOn(kind: ServerKind, port: number, options: StartOptions): Promise<RunningServer> {
+  const base = { kind, host: HOST, port }
+  switch (kind) {
+    case 'streamgate':
+    case 'streamgate-inproc': {
+      // STREAMGATE_ROOT=<checkout> benchmarks another working tree (e.g. a branch with a proposed change);
+      // bench/peers/streamgate-inproc.ts reads it too.
+      const root = process.env.STREAMGATE_ROOT ? `${process.env.STREAMGATE_ROOT.replace(/\/$/, '')}/` : ''
+      const entry = kind === 'streamgate' ? [`${root}bin/streamgate.mjs`] : ['--import', 'tsx', 'bench/peers/streamgate-inproc.ts']
+      const p = await launch(kind, [...entry, '--streams', BENCH_STREAMS, '--port', String(port), '--host', HOST, '--log-level', 'info'], {}, /streamgate listening on/, options)
+      return { ...base, pid: p.child.pid!, write: { kind: 'rest', host: HOST, port }, stop: p.stop, exited: p.exited, log: p.log }
+    }
+    case 'motia': {
+      if (!existsSync(MOTIA_REF_SCRIPT)) throw new Error(`Motia reference script not found at ${MOTIA_REF_SCRIPT} (set MOTIA_REF_SCRIPT)`)
+      mkdirSync(TMP, { recursive: true })
+      const script = `${TMP}motia-ref-server-${process.pid}-${++started}.mjs`
+      copyFileSync(MOTIA_REF_SCRIPT, script)
+      try {
+        const p = await launch(kind, [script], { PORT: String(port), STORAGE: 'memory', STREAMS: 'bench' }, /motia reference stream server on/, options)
+        const stop = async () => {
+          await p.stop()
+          rmSync(script, { force: true })
+        }
+        return { ...base, pid: p.child.pid!, write: { kind: 'motia', host: HOST, port }, stop, exited: p.exited, log: p.log }
+      } catch (error) {
+        rmSync(script, { force: true })
+        throw error
+      }
+    }
+    case 'raw-ws':
+    case 'raw-sse': {
+      const p = await launch(kind, ['--import', 'tsx', `bench/peers/${kind}.ts`], { PORT: String(port) }, /listening on (\d+)/, options)
+      return { ...base, pid: p.child.pid!, write: { kind: 'raw', host: HOST, port }, stop: p.stop, exited: p.exited, log: p.log }
+    }
+    case 'raw-grpc': {
+      const writePort = await freePort()
+      const p = await launch(kind, ['--import', 'tsx', 'bench/peers/raw-grpc.ts'], { PORT: String(port), WRITE_PORT: String(writePort) }, /listening on (\d+) writes on (\d+)/, options)
+      return { ...base, pid: p.child.pid!, write: { kind: 'raw', host: HOST, port: writePort }, stop: p.stop, exited: p.exited, log: p.log }
+    }
+  }
+}
+
+/** Which server process plays `system` for `transport`. */
+export function serverKind(system: SystemName, transport: Transport): ServerKind | null {
+  if (system === 'raw') return transport === 'ws' ? 'raw-ws' : transport === 'sse' ? 'raw-sse' : 'raw-grpc'
+  if (system === 'motia') return transport === 'ws' ? 'motia' : null
+  return 'streamgate'
+}
+
+/** Does this streamgate serve gRPC (the Connect transport, gateway/transports/connect)? */
+export async function streamgateHasGrpc(port: number): Promise<boolean> {
+  if (!existsSync(`${REPO}gateway/transports/connect`)) return false
+  const Client = grpc.makeGenericClientConstructor(loadStreamService(), 'StreamService')
+  const client = new Client(`${HOST}:${port}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
+    ListStreams(request: unknown, options: grpc.CallOptions, callback: (error: grpc.ServiceError | null) => void): void
+  }
+  try {
+    return await new Promise<boolean>((resolve) => client.ListStreams({}, { deadline: Date.now() + 3000 }, (error) => resolve(!error)))
+  } finally {
+    client.close()
+  }
+}
+
+/** Does this streamgate serve Connect (unary JSON over HTTP/1.1)? */
+export async function streamgateHasConnect(port: number): Promise<boolean> {
+  try {
+    const response = await fetch(`http://${HOST}:${port}/streamgate.v1.StreamService/ListStreams`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+      signal: AbortSignal.timeout(3000),
+    })
+    await response.arrayBuffer()
+    return response.ok
+  } catch {
+    return false
+  }
+}
