@@ -7,7 +7,7 @@ import type { FlowJob, FlowResult, IdleResult, Mode, StormResult, SubscribersRes
 import { LoadgenProcess } from './lib/loadgen-process.ts'
 import { cpuWindow, listenDrops, machineInfo, memory } from './lib/proc.ts'
 import { type CaseRecord, type RunRecord, writeReports } from './lib/report.ts'
-import { REPO, type RunningServer, type ServerKind, serverKind, startServer, streamgateHasConnect, streamgateHasGrpc, type SystemName, TMP } from './lib/systems.ts'
+import { REPO, type RunningServer, type ServerKind, serverKind, startServer, streamgateHasConnect, streamgateHasGrpc, SYSTEM_NAMES, type SystemName, TMP } from './lib/systems.ts'
 
 /**
  * The benchmark orchestrator: starts every system under test and the load generators as processes of their
@@ -19,7 +19,9 @@ const USAGE = `Usage: node --import tsx bench/run.ts [flags]
 
   --scenario LIST     fanout,groups,idle,storm,writes (default: all)
   --transport LIST    ws,sse,grpc (default: all that apply)
-  --system LIST       raw,motia,streamgate (default: all)
+  --system LIST       raw,motia,streamgate,streamgate-redis (default: all; streamgate-redis = two streamgate
+                      processes on a harness-started redis-server, subscribers on B, writes to A: WebSocket
+                      fan-out only)
   --n LIST            subscribers for fanout and groups (quick: 100,1000 over WebSocket, 1000 otherwise;
                       --full: 100,1000,5000)
   --mode LIST         saturation,fixed (default: both)
@@ -98,7 +100,7 @@ const SCENARIOS = ['fanout', 'groups', 'idle', 'storm', 'writes'] as const
 const plan = {
   scenarios: list(flags.scenario, [...SCENARIOS], SCENARIOS),
   transports: list<Transport>(flags.transport, ['ws', 'sse', 'grpc'], ['ws', 'sse', 'grpc']),
-  systems: list<SystemName>(flags.system, ['raw', 'motia', 'streamgate'], ['raw', 'motia', 'streamgate']),
+  systems: list<SystemName>(flags.system, [...SYSTEM_NAMES], SYSTEM_NAMES),
   ns: numbers(flags.n, full ? [100, 1000, 5000] : [100, 1000]),
   modes: list<Mode>(flags.mode, ['saturation', 'fixed'], ['saturation', 'fixed']),
   durationMs: num(flags.duration, full ? 5 : 2) * 1000,
@@ -233,11 +235,12 @@ async function flowCase(scenario: 'fanout' | 'groups', transport: Transport, sys
     if (busyBefore !== undefined) base.params = { ...base.params, busyBeforePct: busyBefore }
     const loadgen = new LoadgenProcess<FlowResult>(job, (mark, lg) => {
       if (mark === 'window-start') {
-        window = cpuWindow([server.pid, lg.pid])
+        window = cpuWindow([server.pid, lg.pid, ...(server.otherPids ?? [])])
         window.start()
       } else if (mark === 'window-end' && window) {
         measured = window.stop()
-        rssKiB = memory(server.pid)?.rssKiB ?? 0
+        // A system of several processes (streamgate-redis): their CPU and RSS summed into "server".
+        rssKiB = [server.pid, ...(server.otherPids ?? [])].reduce((sum, pid) => sum + (memory(pid)?.rssKiB ?? 0), 0)
       }
     })
     const result = await loadgen.result
@@ -247,7 +250,7 @@ async function flowCase(scenario: 'fanout' | 'groups', transport: Transport, sys
       ok,
       result,
       correctness: result.correctness,
-      server: { cpuPct: measured?.procs[0] ?? 0, rssKiB },
+      server: { cpuPct: measured ? Math.round((measured.procs[0]! + measured.procs.slice(2).reduce((a, b) => a + b, 0)) * 10) / 10 : 0, rssKiB },
       loadgen: { cpuPct: result.loadgenCpu.pct },
       machineBusyPct: measured?.machineBusyPct ?? 0,
     })
@@ -261,7 +264,8 @@ async function flowScenario(scenario: 'fanout' | 'groups') {
   for (const transport of transports) {
     const ns = scenario === 'fanout' ? fanoutNs(transport) : groupsNs
     const modes = scenario === 'fanout' ? fanoutModes(transport) : groupsModes
-    const systems = plan.systems.filter((s) => serverKind(s, transport) !== null)
+    // streamgate-redis (cross-instance) is measured in the fan-out scenario only.
+    const systems = plan.systems.filter((s) => serverKind(s, transport) !== null && (scenario === 'fanout' || s !== 'streamgate-redis'))
     const kinds = systems.map((s) => serverKind(s, transport)!)
     await withServers(kinds, async (servers) => {
       const unavailable = new Map<SystemName, string>()
@@ -292,7 +296,7 @@ async function flowScenario(scenario: 'fanout' | 'groups') {
 
 async function idleCase(transport: Transport, system: SystemName) {
   const kind = serverKind(system, transport)
-  if (!kind) return
+  if (!kind || system === 'streamgate-redis') return
   const c = plan.idleC
   const base = { scenario: 'idle' as const, transport, system, n: c, label: `C=${c} ${plan.idleOwnGroups ? 'own groups' : 'one group'}` }
   try {
@@ -342,7 +346,7 @@ const mib = (kib: number) => Math.round((kib / 1024) * 10) / 10
 
 async function stormCase(transport: Transport, system: SystemName) {
   const kind = serverKind(system, transport)
-  if (!kind) return
+  if (!kind || system === 'streamgate-redis') return
   const c = plan.stormC
   const base = { scenario: 'storm' as const, transport, system, n: c, label: `C=${c}, ${plan.stormItems} items, back after ${plan.stormDelayMs} ms` }
   try {

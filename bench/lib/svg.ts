@@ -9,9 +9,10 @@ const COLORS: Record<string, string> = {
   raw: '#7f7f7f',
   motia: '#d62728',
   streamgate: '#1f77b4',
+  'streamgate (Redis, A→B)': '#2ca02c',
 }
 const PALETTE = ['#1f77b4', '#d62728', '#7f7f7f', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#e377c2']
-const colorOf = (name: string, i: number) => COLORS[name.split(' ')[0]!] ?? PALETTE[i % PALETTE.length]!
+const colorOf = (name: string, i: number) => COLORS[name] ?? COLORS[name.split(' ')[0]!] ?? PALETTE[i % PALETTE.length]!
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
 

@@ -15,7 +15,9 @@ import type { WriteTarget } from './writers.ts'
  * - motia: the real Motia 0.17 stream server, ../shared/reference/motia-ref-server.mjs (STORAGE=memory), copied
  *   to bench/.tmp at run time so that its `@motiadev/core` import resolves from this repository's
  *   node_modules (a devDependency; never vendored);
- * - raw: bench/peers/raw-{ws,sse,grpc}.ts, the ceilings.
+ * - raw: bench/peers/raw-{ws,sse,grpc}.ts, the ceilings;
+ * - streamgate-redis: a redis-server of the harness's own (free port, no persistence) and two streamgate
+ *   processes on it (`--redis`); subscribers connect to B, writes go to A (WebSocket fan-out only).
  */
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url))
@@ -23,9 +25,11 @@ export const TMP = fileURLToPath(new URL('../.tmp/', import.meta.url))
 export const BENCH_STREAMS = fileURLToPath(new URL('../streams/', import.meta.url))
 export const MOTIA_REF_SCRIPT = process.env.MOTIA_REF_SCRIPT ?? fileURLToPath(new URL('../../../shared/reference/motia-ref-server.mjs', import.meta.url))
 const HOST = '127.0.0.1'
+export const REDIS_SERVER = process.env.REDIS_SERVER ?? '/usr/bin/redis-server'
 
-export type SystemName = 'streamgate' | 'motia' | 'raw'
-export type ServerKind = 'streamgate' | 'streamgate-inproc' | 'motia' | 'raw-ws' | 'raw-sse' | 'raw-grpc'
+export type SystemName = 'streamgate' | 'motia' | 'raw' | 'streamgate-redis'
+export const SYSTEM_NAMES: readonly SystemName[] = ['raw', 'motia', 'streamgate', 'streamgate-redis']
+export type ServerKind = 'streamgate' | 'streamgate-inproc' | 'motia' | 'raw-ws' | 'raw-sse' | 'raw-grpc' | 'streamgate-redis'
 
 export interface RunningServer {
   kind: ServerKind
@@ -35,6 +39,8 @@ export interface RunningServer {
   port: number
   /** How the writer writes to it. */
   write: WriteTarget
+  /** Further processes of the system (streamgate-redis: instance A and redis-server); their CPU is added to `pid`'s. */
+  otherPids?: number[]
   /** Exit gracefully (SIGTERM; profiles get written), SIGKILL after 5 s. */
   stop(): Promise<void>
   exited(): boolean
@@ -64,13 +70,13 @@ process.once('exit', () => {
 
 let started = 0
 
-async function launch(kind: ServerKind, args: string[], env: Record<string, string>, ready: RegExp, options: StartOptions) {
+async function launch(kind: ServerKind | 'redis-server', args: string[], env: Record<string, string>, ready: RegExp, options: StartOptions, command = process.execPath) {
   mkdirSync(`${TMP}logs`, { recursive: true })
   const log = `${TMP}logs/${kind}-${process.pid}-${++started}.log`
   const out = createWriteStream(log)
   // One directory per server process: node writes one profile per thread (tsx's loader runs in a worker).
-  const prof = options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}/${kind}-${Date.now()}`] : []
-  const child = spawn(process.execPath, [...prof, ...args], {
+  const prof = options.cpuProfDir && command === process.execPath ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}/${kind}-${Date.now()}`] : []
+  const child = spawn(command, [...prof, ...args], {
     cwd: REPO,
     env: { ...process.env, ...env, BENCH_ORIGIN_NS: originNs() },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -135,6 +141,30 @@ async function startOn(kind: ServerKind, port: number, options: StartOptions): P
       const p = await launch(kind, [...entry, '--streams', BENCH_STREAMS, '--port', String(port), '--host', HOST, '--log-level', 'info'], {}, /streamgate listening on/, options)
       return { ...base, pid: p.child.pid!, write: { kind: 'rest', host: HOST, port }, stop: p.stop, exited: p.exited, log: p.log }
     }
+    case 'streamgate-redis': {
+      // Own redis-server (never the machine's 6379), then instance A (writes) and B (subscribers) on it.
+      const root = process.env.STREAMGATE_ROOT ? `${process.env.STREAMGATE_ROOT.replace(/\/$/, '')}/` : ''
+      const redisPort = await freePort()
+      const redis = await launch('redis-server', ['--port', String(redisPort), '--bind', HOST, '--save', '', '--appendonly', 'no'], {}, /Ready to accept connections/, {}, REDIS_SERVER)
+      const stops: Array<() => Promise<void>> = [redis.stop]
+      const stopAll = async () => {
+        for (const stop of [...stops].reverse()) await stop()
+      }
+      try {
+        const instance = (p: number) =>
+          launch(kind, [`${root}bin/streamgate.mjs`, '--streams', BENCH_STREAMS, '--port', String(p), '--host', HOST, '--log-level', 'info', '--redis', `redis://${HOST}:${redisPort}`, '--redis-prefix', 'bench:'], {}, /streamgate listening on/, options)
+        const writePort = await freePort()
+        const a = await instance(writePort)
+        stops.push(a.stop)
+        const b = await instance(port)
+        stops.push(b.stop)
+        const exited = () => a.exited() || b.exited() || redis.exited()
+        return { ...base, pid: b.child.pid!, otherPids: [a.child.pid!, redis.child.pid!], write: { kind: 'rest', host: HOST, port: writePort }, stop: stopAll, exited, log: b.log }
+      } catch (error) {
+        await stopAll()
+        throw error
+      }
+    }
     case 'motia': {
       if (!existsSync(MOTIA_REF_SCRIPT)) throw new Error(`Motia reference script not found at ${MOTIA_REF_SCRIPT} (set MOTIA_REF_SCRIPT)`)
       mkdirSync(TMP, { recursive: true })
@@ -169,6 +199,7 @@ async function startOn(kind: ServerKind, port: number, options: StartOptions): P
 export function serverKind(system: SystemName, transport: Transport): ServerKind | null {
   if (system === 'raw') return transport === 'ws' ? 'raw-ws' : transport === 'sse' ? 'raw-sse' : 'raw-grpc'
   if (system === 'motia') return transport === 'ws' ? 'motia' : null
+  if (system === 'streamgate-redis') return transport === 'ws' ? 'streamgate-redis' : null
   return 'streamgate'
 }
 
