@@ -8,8 +8,8 @@ import { loadStreams } from '../gateway/config/load-modules.ts'
 import { createServer, type StreamgateServer } from '../gateway/server.ts'
 import { collectPageErrors, launchChromium, waitForRendered } from './helpers/browser.ts'
 import { rest } from './helpers/gateway.ts'
+import { byId, fields, renderedAnswer, renderedCount, renderedTodos, renderedTodosById, renderedTraceId, type Todo } from './helpers/demo-page.ts'
 
-type Todo = { id: string; title: string; done: boolean }
 
 interface Demo {
   url: string
@@ -50,23 +50,6 @@ afterEach(() => {
   if (opened.demo) expect(opened.demo.pageErrors).toEqual([])
 })
 
-// Evaluated in the page: keep them self-contained.
-const renderedTodos = () =>
-  Array.from(document.querySelectorAll('[data-testid="todo-item"]')).map((li) => ({
-    id: li.getAttribute('data-id'),
-    title: li.textContent,
-    done: li.getAttribute('data-done') === 'true',
-  }))
-const renderedTodosById = () =>
-  Array.from(document.querySelectorAll('[data-testid="todo-item"]'))
-    .map((li) => ({ id: li.getAttribute('data-id') ?? '', title: li.textContent, done: li.getAttribute('data-done') === 'true' }))
-    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-const renderedCount = () => document.querySelector('[data-testid="todo-count"]')?.textContent
-const renderedAnswer = () => document.querySelector('[data-testid="answer"]')?.textContent
-const renderedTraceId = () => document.querySelector('[data-testid="trace-id"]')?.textContent
-
-const byId = (todos: Todo[]) => [...todos].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-const fields = ({ id, title, done }: Todo): Todo => ({ id, title, done })
 
 describe('demo page: @motiadev/stream-client-react in Chromium', () => {
   it('renders todo writes from REST (bursts of PUT and DELETE) and ends equal to the stored group', async () => {

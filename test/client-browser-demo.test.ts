@@ -10,8 +10,8 @@ import { loadStreams } from '../gateway/config/load-modules.ts'
 import { createServer, type StreamgateServer } from '../gateway/server.ts'
 import { collectPageErrors, launchChromium, waitForRendered } from './helpers/browser.ts'
 import { rest } from './helpers/gateway.ts'
+import { byId, fields, renderedAnswer, renderedCount, renderedTodos, renderedTodosById, renderedTraceId, type Todo } from './helpers/demo-page.ts'
 
-type Todo = { id: string; title: string; done: boolean }
 const MODES = ['motia', 'websocket', 'sse', 'connect'] as const
 type Mode = (typeof MODES)[number]
 
@@ -63,23 +63,6 @@ afterEach(async () => {
   for (const { mode, errors } of running?.pages ?? []) expect(errors, mode).toEqual([])
 })
 
-// Evaluated in the pages: keep them self-contained.
-const renderedTodos = () =>
-  Array.from(document.querySelectorAll('[data-testid="todo-item"]')).map((li) => ({
-    id: li.getAttribute('data-id'),
-    title: li.textContent,
-    done: li.getAttribute('data-done') === 'true',
-  }))
-const renderedTodosById = () =>
-  Array.from(document.querySelectorAll('[data-testid="todo-item"]'))
-    .map((li) => ({ id: li.getAttribute('data-id') ?? '', title: li.textContent, done: li.getAttribute('data-done') === 'true' }))
-    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-const renderedCount = () => document.querySelector('[data-testid="todo-count"]')?.textContent
-const renderedAnswer = () => document.querySelector('[data-testid="answer"]')?.textContent
-const renderedTraceId = () => document.querySelector('[data-testid="trace-id"]')?.textContent
-
-const byId = (todos: Todo[]) => [...todos].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-const fields = ({ id, title, done }: Todo): Todo => ({ id, title, done })
 
 describe('demo app: Motia React package and @streamgate/client/react side by side', () => {
   it('switches transports with one prop: each page talks to the gateway the way it says', async () => {
