@@ -8,7 +8,7 @@ import { loadStreams } from '../gateway/config/load-modules.ts'
 import { createServer, type StreamgateServer } from '../gateway/server.ts'
 import { collectPageErrors, launchChromium, waitForRendered } from './helpers/browser.ts'
 import { rest } from './helpers/gateway.ts'
-import { byId, fields, renderedAnswer, renderedCount, renderedTodos, renderedTodosById, renderedTraceId, type Todo } from './helpers/demo-page.ts'
+import { byId, fields, renderedAnswer, renderedCount, renderedTodos, renderedTodosById, renderedTraceId, type Todo, todoBursts, todoWriter } from './helpers/demo-page.ts'
 
 
 interface Demo {
@@ -54,55 +54,15 @@ afterEach(() => {
 describe('demo page: @motiadev/stream-client-react in Chromium', () => {
   it('renders todo writes from REST (bursts of PUT and DELETE) and ends equal to the stored group', async () => {
     const { url, page } = await demo()
-    const model = new Map<string, Todo>()
-    const put = async (id: string, body: { title: string; done?: boolean }) => {
-      const existed = model.has(id)
-      model.set(id, { id, title: body.title, done: body.done ?? false })
-      const response = await rest(url, 'PUT', `/streams/todo/inbox/${id}`, body)
-      expect(response.status, `PUT ${id}`).toBe(existed ? 200 : 201)
-    }
-    const del = async (id: string) => {
-      model.delete(id)
-      const response = await rest(url, 'DELETE', `/streams/todo/inbox/${id}`)
-      expect(response.status, `DELETE ${id}`).toBe(200)
-    }
+    const writer = todoWriter(url)
     // Compared by id: concurrent writes to different items may land in any order.
-    const expectRendered = (what: string) => waitForRendered(page, renderedTodosById, byId([...model.values()]), what)
-
-    // The README's first step: one curl, one new line.
-    await put('t1', { title: 'hi' })
-    await expectRendered('t1 appears')
-
-    // Burst of creates, all in flight at once.
-    await Promise.all(['a', 'b', 'c', 'd', 'e'].map((id) => put(id, { title: `todo ${id}` })))
-    await expectRendered('five concurrent creates appear')
-
-    // Burst mixing updates, deletes and a create.
-    await Promise.all([
-      put('a', { title: 'todo a', done: true }),
-      put('b', { title: 'todo b (edited)' }),
-      del('c'),
-      del('t1'),
-      put('f', { title: 'todo f' }),
-      put('e', { title: 'todo e', done: true }),
-    ])
-    await expectRendered('updates, deletes and a create in one burst')
-
-    // Back-to-back writes to the same items, without waiting for the page: create, update, delete, re-create.
-    await put('x', { title: 'x v1' })
-    await put('x', { title: 'x v2' })
-    await del('x')
-    await put('x', { title: 'x v3', done: true })
-    await put('d', { title: 'todo d (last edit)' })
-    await del('d')
-    await del('f')
-    await expectRendered('same-item create/update/delete/re-create sequence')
+    await todoBursts(writer, (what) => waitForRendered(page, renderedTodosById, writer.expected(), what))
 
     // Finally the rendered list is exactly the stored group, in the stored order too.
     const stored = await rest(url, 'GET', '/streams/todo/inbox')
     expect(stored.status).toBe(200)
     const storedTodos = (stored.body as Todo[]).map(fields)
-    expect(byId(storedTodos)).toEqual(byId([...model.values()]))
+    expect(byId(storedTodos)).toEqual(writer.expected())
     await waitForRendered(page, renderedTodos, storedTodos, 'rendered list in stored order')
     expect(await page.evaluate(renderedCount)).toBe(String(storedTodos.length))
   })

@@ -10,7 +10,7 @@ import { loadStreams } from '../gateway/config/load-modules.ts'
 import { createServer, type StreamgateServer } from '../gateway/server.ts'
 import { collectPageErrors, launchChromium, waitForRendered } from './helpers/browser.ts'
 import { rest } from './helpers/gateway.ts'
-import { byId, fields, renderedAnswer, renderedCount, renderedTodos, renderedTodosById, renderedTraceId, type Todo } from './helpers/demo-page.ts'
+import { byId, fields, renderedAnswer, renderedCount, renderedTodos, renderedTodosById, renderedTraceId, type Todo, todoBursts, todoWriter } from './helpers/demo-page.ts'
 
 const MODES = ['motia', 'websocket', 'sse', 'connect'] as const
 type Mode = (typeof MODES)[number]
@@ -90,44 +90,13 @@ describe('demo app: Motia React package and @streamgate/client/react side by sid
 
   it('one scenario of REST bursts: every page renders the stored group, and all four render the same', async () => {
     const { url, pages } = await demo()
-    const model = new Map<string, Todo>()
-    const put = async (id: string, body: { title: string; done?: boolean }) => {
-      const existed = model.has(id)
-      model.set(id, { id, title: body.title, done: body.done ?? false })
-      expect((await rest(url, 'PUT', `/streams/todo/inbox/${id}`, body)).status, `PUT ${id}`).toBe(existed ? 200 : 201)
-    }
-    const del = async (id: string) => {
-      model.delete(id)
-      expect((await rest(url, 'DELETE', `/streams/todo/inbox/${id}`)).status, `DELETE ${id}`).toBe(200)
-    }
-    const expectEverywhere = (what: string) =>
-      Promise.all(pages.map(({ mode, page }) => waitForRendered(page, renderedTodosById, byId([...model.values()]), `${mode}: ${what}`)))
-
-    await put('t1', { title: 'hi' })
-    await expectEverywhere('t1 appears')
-    await Promise.all(['a', 'b', 'c', 'd', 'e'].map((id) => put(id, { title: `todo ${id}` })))
-    await expectEverywhere('five concurrent creates')
-    await Promise.all([
-      put('a', { title: 'todo a', done: true }),
-      put('b', { title: 'todo b (edited)' }),
-      del('c'),
-      del('t1'),
-      put('f', { title: 'todo f' }),
-      put('e', { title: 'todo e', done: true }),
-    ])
-    await expectEverywhere('updates, deletes and a create in one burst')
-    // Back-to-back writes to the same items, in one tick: many share a millisecond.
-    await Promise.all([put('x', { title: 'x v1' }), put('y', { title: 'y v1' })])
-    await Promise.all([put('x', { title: 'x v2' }), put('y', { title: 'y v2', done: true })])
-    await del('x')
-    await put('x', { title: 'x v3', done: true })
-    await put('d', { title: 'todo d (last edit)' })
-    await del('d')
-    await del('f')
-    await expectEverywhere('same-item create/update/delete/re-create')
+    const writer = todoWriter(url)
+    await todoBursts(writer, (what) =>
+      Promise.all(pages.map(({ mode, page }) => waitForRendered(page, renderedTodosById, writer.expected(), `${mode}: ${what}`))),
+    )
 
     const stored = ((await rest(url, 'GET', '/streams/todo/inbox')).body as Todo[]).map(fields)
-    expect(byId(stored)).toEqual(byId([...model.values()]))
+    expect(byId(stored)).toEqual(writer.expected())
     for (const { mode, page } of pages) {
       await waitForRendered(page, renderedTodos, stored, `${mode}: the stored order`)
       expect(await page.evaluate(renderedCount), mode).toBe(String(stored.length))

@@ -4,7 +4,6 @@ import { GatewayError } from './errors.ts'
 import { Hub } from './hub.ts'
 import type { Limits } from './limits.ts'
 import type { StreamRegistry } from './registry.ts'
-import { resumeToken } from './resume-token.ts'
 import { Session, type SessionSink } from './session.ts'
 import type { Address, CustomEvent, Item, JsonObject, LogRecord } from './types.ts'
 import type { Metrics, Transport } from '../observability/metrics.ts'
@@ -151,9 +150,5 @@ export class Gateway {
 
   openSession(caller: Caller, sink: SessionSink, transport: Transport): Session {
     return new Session(this, caller, sink, transport)
-  }
-
-  tokenOf(record: { epoch: string; seq: number }) {
-    return resumeToken(record.epoch, record.seq)
   }
 }

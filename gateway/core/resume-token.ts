@@ -21,3 +21,10 @@ export function parseResumeToken(token: string, groups = 1): LogPosition[] | nul
   if (!seqs.every((s) => /^\d{1,15}$/.test(s))) return null
   return seqs.map((s) => ({ epoch, seq: Number(s) }))
 }
+
+/**
+ * Where a single subscription's token says the client stands: undefined without a token (absent or empty),
+ * null for one that is unusable (the client then gets a reset sync), else the position.
+ */
+export const resumeFromToken = (token: string | undefined): LogPosition | null | undefined =>
+  token === undefined || token === '' ? undefined : (parseResumeToken(token)?.[0] ?? null)

@@ -2,7 +2,7 @@ import { toJson } from '@bufbuild/protobuf'
 import { ValueSchema } from '@bufbuild/protobuf/wkt'
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from '@connectrpc/connect'
 import type { Gateway } from '../../core/gateway.ts'
-import { type LogPosition, parseResumeToken } from '../../core/resume-token.ts'
+import { resumeFromToken, resumeToken } from '../../core/resume-token.ts'
 import type { SessionSink } from '../../core/session.ts'
 import type { Address } from '../../core/types.ts'
 import { type SubscribeRequest, type SubscribeResponse, StreamService } from '../../gen/streamgate/v1/stream_pb.ts'
@@ -27,8 +27,6 @@ const address = ({ streamName, groupId, id }: { streamName: string; groupId: str
 /** Get, Set and Delete name an item; the core refuses an empty id. */
 const itemAddress = ({ streamName, groupId, id }: { streamName: string; groupId: string; id: string }) => ({ streamName, groupId, id })
 
-/** An empty token is no token; an unusable one is `null`, which the core answers with a reset sync. */
-const resumePosition = (token: string): LogPosition | null | undefined => (token === '' ? undefined : (parseResumeToken(token, 1)?.[0] ?? null))
 
 /** The protobuf codec gets each record's bytes as encoded once; JSON gets the message. */
 const isBinary = (context: HandlerContext) => !/json/i.test(context.requestHeader.get('content-type') ?? '')
@@ -97,7 +95,7 @@ export function streamService(gateway: Gateway, options: StreamServiceOptions): 
     try {
       // A refusal reaches the sink (and ends the stream below); anything else was refused as INTERNAL too.
       await session
-        .subscribe('subscribe', address(request), resumePosition(request.resumeToken))
+        .subscribe('subscribe', address(request), resumeFromToken(request.resumeToken))
         .catch((error) => logger.error({ err: error }, 'connect subscribe failed'))
       for await (const message of outbox.drain(context.signal)) {
         framesDelivered.inc()
@@ -115,7 +113,7 @@ export function streamService(gateway: Gateway, options: StreamServiceOptions): 
     set: (request, context) =>
       unary(async () => {
         const { item, created, record } = await gateway.set(callerOf(context), itemAddress(request), request.data)
-        return { item, created, timestamp: BigInt(record.timestamp), resumeToken: gateway.tokenOf(record) }
+        return { item, created, timestamp: BigInt(record.timestamp), resumeToken: resumeToken(record.epoch, record.seq) }
       }),
     delete: (request, context) => unary(async () => ({ item: await gateway.delete(callerOf(context), itemAddress(request)) })),
     send: (request, context) =>

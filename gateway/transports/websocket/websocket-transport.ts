@@ -3,7 +3,7 @@ import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { WebSocket, WebSocketServer } from 'ws'
 import { tokenFrom } from '../../core/auth.ts'
-import { parseResumeToken } from '../../core/resume-token.ts'
+import { resumeFromToken } from '../../core/resume-token.ts'
 import type { Gateway } from '../../core/gateway.ts'
 import type { SessionSink } from '../../core/session.ts'
 import { errorFrame, recordFrame, syncFrame } from '../motia-frames.ts'
@@ -98,8 +98,7 @@ export function websocketTransport(gateway: Gateway, options: WebSocketTransport
       }
       if (message.type === 'leave') session.unsubscribe(message.subscriptionId)
       else {
-        const resumeFrom = message.resumeToken === undefined ? undefined : (parseResumeToken(message.resumeToken)?.[0] ?? null)
-        session.subscribe(message.subscriptionId, message.address, resumeFrom).catch((err) => logger.error({ err }, 'join failed'))
+        session.subscribe(message.subscriptionId, message.address, resumeFromToken(message.resumeToken)).catch((err) => logger.error({ err }, 'join failed'))
       }
     })
     ws.on('error', (err) => {
