@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadStreams } from '../gateway/config/load-modules.ts'
-import { GatewayError } from '../gateway/core/errors.ts'
+import { GatewayError } from '../gateway/model/errors.ts'
 import { validatorFor } from '../gateway/core/schema.ts'
 import { rawClient } from './helpers/raw-ws.ts'
 import { rest, startGateway, type TestGateway, until } from './helpers/gateway.ts'

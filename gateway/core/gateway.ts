@@ -1,11 +1,11 @@
 import type { Logger } from 'pino'
 import { type AuthRequest, type Caller, type Hooks } from './auth.ts'
-import { GatewayError } from './errors.ts'
+import { GatewayError } from '../model/errors.ts'
 import { Hub } from './hub.ts'
 import type { Limits } from './limits.ts'
 import type { StreamRegistry } from './registry.ts'
 import { Session, type SessionSink } from './session.ts'
-import type { Address, CustomEvent, Item, JsonObject, LogRecord } from './types.ts'
+import type { Address, CustomEvent, Item, JsonObject, LogRecord } from '../model/records.ts'
 import type { Metrics, Transport } from '../observability/metrics.ts'
 import type { Store } from '../store/store.ts'
 

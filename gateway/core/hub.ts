@@ -1,6 +1,6 @@
 import type { Session } from './session.ts'
-import { groupKey } from './session.ts'
-import type { LogRecord } from './types.ts'
+import { groupKey } from '../model/group-key.ts'
+import type { LogRecord } from '../model/records.ts'
 import type { Store } from '../store/store.ts'
 
 /**

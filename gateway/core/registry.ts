@@ -1,4 +1,4 @@
-import { unknownStream } from './errors.ts'
+import { GatewayError } from '../model/errors.ts'
 import { validatorFor, type Validator } from './schema.ts'
 import type { StreamConfig, Subscription } from './stream-config.ts'
 
@@ -27,13 +27,12 @@ export class StreamRegistry {
         canAccess: config.canAccess,
         historySize,
       })
-
     }
   }
 
   get(name: string): StreamDefinition {
     const stream = this.streams.get(name)
-    if (!stream) throw unknownStream(name)
+    if (!stream) throw new GatewayError('NOT_FOUND', `stream "${name}" is not defined`)
     return stream
   }
 

@@ -1,5 +1,5 @@
 import { Ajv, type ValidateFunction } from 'ajv'
-import { GatewayError, type SchemaIssue } from './errors.ts'
+import { GatewayError, type SchemaIssue } from '../model/errors.ts'
 
 /** Validates an item; returns the value to store (with the schema's defaults and coercions) or throws. */
 export type Validator = (item: unknown) => Promise<unknown>

@@ -1,9 +1,10 @@
 import type { Caller } from './auth.ts'
-import { GatewayError } from './errors.ts'
+import { GatewayError } from '../model/errors.ts'
 import { checkAddress, type Gateway } from './gateway.ts'
 import type { LogPosition } from './resume-token.ts'
-import type { Address, LogRecord, Snapshot } from './types.ts'
+import type { Address, LogRecord, Snapshot } from '../model/records.ts'
 import type { Transport } from '../observability/metrics.ts'
+import { groupKey } from '../model/group-key.ts'
 
 /** How a session reaches its connection; implemented by each transport. */
 export interface SessionSink {
@@ -29,7 +30,6 @@ interface ActiveSubscription {
 
 const RESYNC_RETRY_MS = 1000
 
-export const groupKey = (streamName: string, groupId: string) => `${streamName}\u0000${groupId}`
 
 const covers = (sub: ActiveSubscription, record: LogRecord) => sub.address.id === undefined || sub.address.id === record.id
 /** A record the subscription has not got yet: newer, and from the log its position is in. */

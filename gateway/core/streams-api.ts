@@ -1,7 +1,7 @@
 import { INTERNAL } from './auth.ts'
-import { GatewayError } from './errors.ts'
+import { GatewayError } from '../model/errors.ts'
 import type { Gateway } from './gateway.ts'
-import type { Item, JsonObject } from './types.ts'
+import type { Item, JsonObject } from '../model/records.ts'
 
 /** The marker Motia's Workbench looks for to auto-subscribe to a returned item. */
 export interface MotiaMarker {

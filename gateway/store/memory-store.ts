@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
-import type { CustomEvent, Item, LogRecord, Snapshot } from '../core/types.ts'
+import type { CustomEvent, Item, LogRecord, Snapshot } from '../model/records.ts'
+import { groupKey } from '../model/group-key.ts'
 import type { Store, StoreListener, WriteResult } from './store.ts'
 
 class GroupLog {
@@ -24,7 +25,7 @@ export class MemoryStore implements Store {
   constructor(private readonly historySize: (streamName: string) => number) {}
 
   private group(streamName: string, groupId: string): GroupLog {
-    const key = `${streamName}\u0000${groupId}`
+    const key = groupKey(streamName, groupId)
     let log = this.groups.get(key)
     if (!log) this.groups.set(key, (log = new GroupLog()))
     return log
@@ -46,11 +47,11 @@ export class MemoryStore implements Store {
   }
 
   async get(streamName: string, groupId: string, id: string) {
-    return this.groups.get(`${streamName}\u0000${groupId}`)?.items.get(id) ?? null
+    return this.groups.get(groupKey(streamName, groupId))?.items.get(id) ?? null
   }
 
   async list(streamName: string, groupId: string) {
-    return [...(this.groups.get(`${streamName}\u0000${groupId}`)?.items.values() ?? [])]
+    return [...(this.groups.get(groupKey(streamName, groupId))?.items.values() ?? [])]
   }
 
   async set(streamName: string, groupId: string, item: Item): Promise<WriteResult> {
@@ -63,7 +64,7 @@ export class MemoryStore implements Store {
   }
 
   async delete(streamName: string, groupId: string, id: string): Promise<WriteResult | null> {
-    const log = this.groups.get(`${streamName}\u0000${groupId}`)
+    const log = this.groups.get(groupKey(streamName, groupId))
     const previous = log?.items.get(id)
     if (!log || !previous) return null
     log.items.delete(id)
@@ -89,7 +90,7 @@ export class MemoryStore implements Store {
 
   async history(streamName: string, groupId: string, epoch: string, afterSeq: number) {
     if (epoch !== this.epoch) return null
-    const log = this.groups.get(`${streamName}\u0000${groupId}`)
+    const log = this.groups.get(groupKey(streamName, groupId))
     if (!log) return afterSeq === 0 ? [] : null
     if (afterSeq > log.seq) return null
     if (afterSeq === log.seq) return []

@@ -1,4 +1,4 @@
-import type { CustomEvent, Item, LogRecord, Snapshot } from '../core/types.ts'
+import type { CustomEvent, Item, LogRecord, Snapshot } from '../model/records.ts'
 
 export interface WriteResult {
   /** The item before the write; null when the item did not exist (the record is then a create). */

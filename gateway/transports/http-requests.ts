@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { type Caller, tokenFrom } from '../core/auth.ts'
-import { GatewayError } from '../core/errors.ts'
+import { GatewayError } from '../model/errors.ts'
 import type { Gateway } from '../core/gateway.ts'
 import type { Transport } from '../observability/metrics.ts'
 import { httpStatus } from './http-status.ts'

@@ -1,4 +1,4 @@
-import type { ErrorCode } from '../core/errors.ts'
+import type { ErrorCode } from '../model/errors.ts'
 
 /** The HTTP status of each contract error, for REST (and SSE before its stream starts). */
 export const httpStatus: Record<ErrorCode, number> = {

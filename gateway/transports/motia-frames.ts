@@ -1,6 +1,6 @@
-import type { GatewayError } from '../core/errors.ts'
+import type { GatewayError } from '../model/errors.ts'
 import { resumeToken } from '../core/resume-token.ts'
-import type { Address, LogRecord, Snapshot } from '../core/types.ts'
+import type { Address, LogRecord, Snapshot } from '../model/records.ts'
 
 /**
  * Motia's server frames (spec section 4), the wire format of the WebSocket and SSE transports:

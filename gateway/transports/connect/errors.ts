@@ -1,6 +1,6 @@
 import { Code, ConnectError } from '@connectrpc/connect'
-import type { ErrorCode } from '../../core/errors.ts'
-import { GatewayError } from '../../core/errors.ts'
+import type { ErrorCode } from '../../model/errors.ts'
+import { GatewayError } from '../../model/errors.ts'
 import { SchemaViolationSchema } from '../../gen/streamgate/v1/stream_pb.ts'
 
 /** The Connect/gRPC code of each contract error. */

@@ -2,7 +2,7 @@ import { create, fromJson, type JsonValue, toBinary } from '@bufbuild/protobuf'
 import { BinaryReader } from '@bufbuild/protobuf/wire'
 import { ValueSchema } from '@bufbuild/protobuf/wkt'
 import { resumeToken } from '../../core/resume-token.ts'
-import type { Address, LogRecord, Snapshot } from '../../core/types.ts'
+import type { Address, LogRecord, Snapshot } from '../../model/records.ts'
 import { type SubscribeResponse, SubscribeResponseSchema } from '../../gen/streamgate/v1/stream_pb.ts'
 
 /** A streamed event, ready for both codecs: the message (for JSON) and its protobuf encoding. */

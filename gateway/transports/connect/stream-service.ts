@@ -4,7 +4,7 @@ import { Code, ConnectError, type HandlerContext, type ServiceImpl } from '@conn
 import type { Gateway } from '../../core/gateway.ts'
 import { resumeFromToken, resumeToken } from '../../core/resume-token.ts'
 import type { SessionSink } from '../../core/session.ts'
-import type { Address } from '../../core/types.ts'
+import type { Address } from '../../model/records.ts'
 import { type SubscribeRequest, type SubscribeResponse, StreamService } from '../../gen/streamgate/v1/stream_pb.ts'
 import { callerOf, cutExchange, exchangeKey } from './call-context.ts'
 import { ERROR_CODE_HEADER, toConnectError } from './errors.ts'

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { GatewayError } from '../../core/errors.ts'
+import { GatewayError } from '../../model/errors.ts'
 import type { Gateway } from '../../core/gateway.ts'
 import { handleRequestsAs } from '../http-requests.ts'
 

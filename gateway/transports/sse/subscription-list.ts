@@ -1,5 +1,5 @@
-import { GatewayError } from '../../core/errors.ts'
-import type { Address } from '../../core/types.ts'
+import { GatewayError } from '../../model/errors.ts'
+import type { Address } from '../../model/records.ts'
 
 /**
  * The subscriptions of a multiplexed SSE request: each `subscribe` query parameter is

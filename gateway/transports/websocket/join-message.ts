@@ -1,4 +1,4 @@
-import type { Address } from '../../core/types.ts'
+import type { Address } from '../../model/records.ts'
 
 export interface JoinMessage {
   type: 'join' | 'leave'

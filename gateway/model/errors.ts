@@ -28,5 +28,3 @@ export class GatewayError extends Error {
     return { code: this.code, message: this.message, details: this.details }
   }
 }
-
-export const unknownStream = (name: string) => new GatewayError('NOT_FOUND', `stream "${name}" is not defined`)
