@@ -55,8 +55,8 @@ export async function createServer(options: ServerOptions) {
   const limits = { ...defaultLimits, ...options.limits }
   const metrics = createMetrics()
   const registry = new StreamRegistry(options.streams)
-  const historySize = (streamName: string) => registry.get(streamName).historySize
-  const store: Store = options.redis ? await RedisStore.connect({ ...options.redis, historySize, logger }) : new MemoryStore(historySize)
+  const historyLimit = (streamName: string) => registry.get(streamName).history
+  const store: Store = options.redis ? await RedisStore.connect({ ...options.redis, historyLimit, logger }) : new MemoryStore(historyLimit)
   const gateway = new Gateway({ registry, store, hooks: options.hooks ?? {}, limits, metrics, logger })
   const websocket = websocketTransport(gateway, { pingIntervalMs: options.pingIntervalMs ?? 30_000 })
   const sse = sseTransport(gateway, { heartbeatMs: 15_000, retryMs: 1000, ...options.sse })

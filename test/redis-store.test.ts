@@ -31,10 +31,10 @@ let prefixes = 0
 const freshPrefix = () => `t${++prefixes}-${process.pid}:`
 
 /** `tiny` keeps 3 records per group, everything else 1000. */
-const historySize = (streamName: string) => (streamName === 'tiny' ? 3 : 1000)
+const historyLimit = (streamName: string) => ({ records: streamName === 'tiny' ? 3 : 1000, bytes: 8 * 1024 * 1024 })
 
 async function openStore(options: Partial<RedisStoreOptions> & { prefix: string }) {
-  const store = await RedisStore.connect({ url: redis.url, historySize, ...options })
+  const store = await RedisStore.connect({ url: redis.url, historyLimit, ...options })
   opened.push(store)
   const records: LogRecord[] = []
   const lost: string[] = []
@@ -307,13 +307,13 @@ describe('Redis store: failure', () => {
 
   it('refuses to start on an unreachable Redis or one whose eviction policy would drop stream state', async () => {
     const port = await freePort()
-    await expect(RedisStore.connect({ url: `redis://127.0.0.1:${port}`, historySize })).rejects.toThrow(
+    await expect(RedisStore.connect({ url: `redis://127.0.0.1:${port}`, historyLimit })).rejects.toThrow(
       new RegExp(`cannot connect to Redis at redis://127\\.0\\.0\\.1:${port}.*ECONNREFUSED`),
     )
     const raw = await rawClient()
     try {
       await raw.config('SET', 'maxmemory-policy', 'allkeys-lru')
-      await expect(RedisStore.connect({ url: redis.url, historySize })).rejects.toThrow(/maxmemory-policy is allkeys-lru.*noeviction/)
+      await expect(RedisStore.connect({ url: redis.url, historyLimit })).rejects.toThrow(/maxmemory-policy is allkeys-lru.*noeviction/)
       await raw.config('SET', 'maxmemory-policy', 'volatile-lru')
       const { store } = await openStore({ prefix: freshPrefix() })
       expect(store.ready()).toBe(true)
@@ -405,7 +405,8 @@ async function silentWrite(prefix: string, streamName: string, groupId: string, 
     runId,
     'unused-candidate',
     0,
-    historySize(streamName),
+    historyLimit(streamName).records,
+    historyLimit(streamName).bytes,
     `${prefix}nowhere`,
     item.id,
     JSON.stringify(item),

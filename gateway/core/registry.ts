@@ -1,15 +1,21 @@
 import { GatewayError } from '../model/errors.ts'
 import { validatorFor, type Validator } from './schema.ts'
+import type { HistoryLimit } from '../store/store.ts'
 import type { StreamConfig, Subscription } from './stream-config.ts'
 
 export interface StreamDefinition {
   name: string
   validate: Validator
   canAccess?: (subscription: Subscription, authContext: unknown) => boolean | Promise<boolean>
-  historySize: number
+  history: HistoryLimit
 }
 
-export const DEFAULT_HISTORY_SIZE = 1000
+export const DEFAULT_HISTORY: HistoryLimit = { records: 1000, bytes: 8 * 1024 * 1024 }
+
+const positive = (name: string, field: string, value: number) => {
+  if (!Number.isSafeInteger(value) || value < 1) throw new Error(`stream "${name}": ${field} must be a positive whole number`)
+  return value
+}
 
 /** The streams a gateway serves, by name. */
 export class StreamRegistry {
@@ -19,13 +25,12 @@ export class StreamRegistry {
     for (const config of configs) {
       if (typeof config?.name !== 'string' || config.name === '') throw new Error('a stream config needs a name')
       if (this.streams.has(config.name)) throw new Error(`stream "${config.name}" is defined twice`)
-      const { historySize = DEFAULT_HISTORY_SIZE } = config
-      if (!Number.isSafeInteger(historySize) || historySize < 1) throw new Error(`stream "${config.name}": historySize must be a positive whole number`)
+      const { historySize = DEFAULT_HISTORY.records, historyBytes = DEFAULT_HISTORY.bytes } = config
       this.streams.set(config.name, {
         name: config.name,
         validate: validatorFor(config.schema),
         canAccess: config.canAccess,
-        historySize,
+        history: { records: positive(config.name, 'historySize', historySize), bytes: positive(config.name, 'historyBytes', historyBytes) },
       })
     }
   }

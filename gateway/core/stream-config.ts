@@ -15,4 +15,6 @@ export interface StreamConfig {
   canAccess?: (subscription: Subscription, authContext: unknown) => boolean | Promise<boolean>
   /** streamgate: events kept per group for resume (default 1000). */
   historySize?: number
+  /** streamgate: bytes of payload (as JSON) those events may take per group (default 8 MiB). */
+  historyBytes?: number
 }

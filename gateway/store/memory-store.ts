@@ -1,41 +1,39 @@
 import { randomBytes } from 'node:crypto'
-import type { CustomEvent, Item, LogRecord, Snapshot } from '../model/records.ts'
 import { groupKey } from '../model/group-key.ts'
-import type { Store, StoreListener, WriteResult } from './store.ts'
+import type { CustomEvent, Item, LogRecord, Snapshot } from '../model/records.ts'
+import { History } from './history.ts'
+import type { HistoryLimit, Store, StoreListener, WriteResult } from './store.ts'
 
 class GroupLog {
   readonly items = new Map<string, Item>()
   seq = 0
   timestamp = 0
-  /** The newest records, oldest first; at most `historyLimit`. */
-  history: LogRecord[] = []
+  constructor(readonly history: History) {}
 }
 
 /**
- * The embedded default: every group lives in this process. Writes are synchronous under the hood, so the
- * read-modify-write of create/update and the clock tick are atomic by construction. The epoch is new on
- * every start: resume tokens from before a restart lead to a reset sync.
+ * Every group lives in this process. Writes are synchronous under the hood, so the read-modify-write of
+ * create/update and the clock tick are atomic by construction. The epoch is new on every start: resume
+ * tokens from before a restart lead to a reset sync.
  */
 export class MemoryStore implements Store {
   readonly epoch = randomBytes(6).toString('base64url')
   private readonly groups = new Map<string, GroupLog>()
   private readonly listeners: StoreListener[] = []
 
-  /** `historySize` tells, per stream, how many records each group keeps for resume. */
-  constructor(private readonly historySize: (streamName: string) => number) {}
+  /** `historyLimit` tells, per stream, how much of each group's log is kept for resume. */
+  constructor(private readonly historyLimit: (streamName: string) => HistoryLimit) {}
 
-  private group(streamName: string, groupId: string): GroupLog {
+  /** Only writes create a group: reads of a group never written leave nothing behind. */
+  private writable(streamName: string, groupId: string): GroupLog {
     const key = groupKey(streamName, groupId)
     let log = this.groups.get(key)
-    if (!log) this.groups.set(key, (log = new GroupLog()))
+    if (!log) this.groups.set(key, (log = new GroupLog(new History(this.historyLimit(streamName)))))
     return log
   }
 
   private append<R extends LogRecord>(log: GroupLog, record: R): R {
     log.history.push(record)
-    // Trim in batches so a full history costs one splice per size/4 writes, not a shift per write.
-    const size = this.historySize(record.streamName)
-    if (log.history.length > size + (size >> 2)) log.history.splice(0, log.history.length - size)
     for (const listener of this.listeners) listener.record(record)
     return record
   }
@@ -55,7 +53,7 @@ export class MemoryStore implements Store {
   }
 
   async set(streamName: string, groupId: string, item: Item): Promise<WriteResult> {
-    const log = this.group(streamName, groupId)
+    const log = this.writable(streamName, groupId)
     const previous = log.items.get(item.id) ?? null
     log.items.set(item.id, item)
     const kind = previous ? 'update' : 'create'
@@ -73,16 +71,17 @@ export class MemoryStore implements Store {
   }
 
   async send(streamName: string, groupId: string, id: string | undefined, event: CustomEvent) {
-    const log = this.group(streamName, groupId)
+    const log = this.writable(streamName, groupId)
     return this.append(log, { streamName, groupId, ...this.tick(log), kind: 'event', id, event })
   }
 
   async snapshot(streamName: string, groupId: string, id?: string): Promise<Snapshot> {
-    const log = this.group(streamName, groupId)
+    const log = this.groups.get(groupKey(streamName, groupId))
+    // A group never written: a stamp just below now, so its first change (stamped at least now) follows
+    // its first sync, and nothing is stored.
+    if (!log) return { items: [], seq: 0, timestamp: Date.now() - 1, epoch: this.epoch }
     // A sync carries the stamp of the last entry it reflects, so snapshots never advance the clock and a
-    // reconnect herd cannot push it ahead of wall time. A group never written gets one tick, so that its
-    // first change is stamped after its first sync.
-    if (log.timestamp === 0) log.timestamp = Date.now()
+    // reconnect herd cannot push it ahead of wall time.
     const item = id === undefined ? undefined : log.items.get(id)
     const items = id === undefined ? [...log.items.values()] : item ? [item] : []
     return { items, seq: log.seq, timestamp: log.timestamp, epoch: this.epoch }
@@ -94,9 +93,7 @@ export class MemoryStore implements Store {
     if (!log) return afterSeq === 0 ? [] : null
     if (afterSeq > log.seq) return null
     if (afterSeq === log.seq) return []
-    const first = log.history[0]
-    if (!first || first.seq > afterSeq + 1) return null
-    return log.history.slice(afterSeq + 1 - first.seq)
+    return log.history.after(afterSeq)
   }
 
   subscribe(listener: StoreListener) {

@@ -52,9 +52,14 @@ local function record(epoch, seq, ts, kind, head, body)
   return '{"epoch":"' .. epoch .. '","seq":' .. int(seq) .. ',"timestamp":' .. int(ts) .. ',"kind":"' .. kind .. '",' .. head .. ',' .. body .. '}'
 end
 
-local function append(log, size, channel, rec)
-  redis.call('RPUSH', log, rec)
-  redis.call('LTRIM', log, -size, -1)
+-- The history keeps the newest records within both bounds; meta 'hb' is what they weigh (bytes of JSON).
+local function append(meta, log, records, bytes, channel, rec)
+  local len = redis.call('RPUSH', log, rec)
+  local weight = redis.call('HINCRBY', meta, 'hb', #rec)
+  while len > 0 and (len > records or weight > bytes) do
+    weight = redis.call('HINCRBY', meta, 'hb', -#redis.call('LPOP', log))
+    len = len - 1
+  end
   redis.call('PUBLISH', channel, rec)
 end
 
@@ -64,54 +69,61 @@ end
 `
 
 /**
- * set: KEYS epoch, meta, items, log; ARGV runid, candidate, floor, historySize, channel, id, itemJson, head.
+ * set: KEYS epoch, meta, items, log; ARGV runid, candidate, floor, historyRecords, historyBytes, channel, id,
+ * itemJson, head.
  * Returns {record, previous item JSON or nil}: `create` when the item did not exist, else `update`; the item
  * keeps the position it was created at.
  */
 const set = `
 local epoch = current_epoch(KEYS[1], ARGV[1], ARGV[2])
-local previous = redis.call('HGET', KEYS[3], ARGV[6])
+local previous = redis.call('HGET', KEYS[3], ARGV[7])
 local seq, ts = tick(KEYS[2], tonumber(ARGV[3]))
 local kind, created, before = 'create', int(seq), false
 if previous then
   local at = string.find(previous, ':', 1, true)
   kind, created, before = 'update', string.sub(previous, 1, at - 1), string.sub(previous, at + 1)
 end
-redis.call('HSET', KEYS[3], ARGV[6], created .. ':' .. ARGV[7])
-local rec = record(epoch, seq, ts, kind, ARGV[8], '"item":' .. ARGV[7])
-append(KEYS[4], tonumber(ARGV[4]), ARGV[5], rec)
+redis.call('HSET', KEYS[3], ARGV[7], created .. ':' .. ARGV[8])
+local rec = record(epoch, seq, ts, kind, ARGV[9], '"item":' .. ARGV[8])
+append(KEYS[2], KEYS[4], tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], rec)
 return {rec, before}
 `
 
 /**
- * delete: KEYS epoch, meta, items, log; ARGV runid, candidate, floor, historySize, channel, id, head.
+ * delete: KEYS epoch, meta, items, log; ARGV runid, candidate, floor, historyRecords, historyBytes, channel, id,
+ * head.
  * Returns the delete record (its item is the deleted item), or nil when nothing existed: then nothing changes.
  */
 const del = `
-local previous = redis.call('HGET', KEYS[3], ARGV[6])
+local previous = redis.call('HGET', KEYS[3], ARGV[7])
 if not previous then return false end
 local epoch = current_epoch(KEYS[1], ARGV[1], ARGV[2])
-redis.call('HDEL', KEYS[3], ARGV[6])
+redis.call('HDEL', KEYS[3], ARGV[7])
 local seq, ts = tick(KEYS[2], tonumber(ARGV[3]))
-local rec = record(epoch, seq, ts, 'delete', ARGV[7], '"item":' .. item_json(previous))
-append(KEYS[4], tonumber(ARGV[4]), ARGV[5], rec)
+local rec = record(epoch, seq, ts, 'delete', ARGV[8], '"item":' .. item_json(previous))
+append(KEYS[2], KEYS[4], tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], rec)
 return rec
 `
 
-/** send: KEYS epoch, meta, log; ARGV runid, candidate, floor, historySize, channel, eventJson, head. Returns the record. */
+/**
+ * send: KEYS epoch, meta, log; ARGV runid, candidate, floor, historyRecords, historyBytes, channel, eventJson,
+ * head. Returns the record.
+ */
 const send = `
 local epoch = current_epoch(KEYS[1], ARGV[1], ARGV[2])
 local seq, ts = tick(KEYS[2], tonumber(ARGV[3]))
-local rec = record(epoch, seq, ts, 'event', ARGV[7], '"event":' .. ARGV[6])
-append(KEYS[3], tonumber(ARGV[4]), ARGV[5], rec)
+local rec = record(epoch, seq, ts, 'event', ARGV[8], '"event":' .. ARGV[7])
+append(KEYS[2], KEYS[3], tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], rec)
 return rec
 `
 
 /**
  * snapshot: KEYS epoch, meta, items; ARGV runid, candidate, floor, id ('' for the whole group).
  * Returns {epoch, seq, ts, stored items...}: the items and the log position they reflect, read atomically. A
- * sync carries the stamp of the last entry it reflects (reads do not advance the clock); a group never written
- * (or whose clock was lost) gets one tick, so that its first change is stamped after its first sync.
+ * sync carries the stamp of the last entry it reflects (reads do not advance the clock). A group never written
+ * is not created: its sync is stamped just below now, and its first change is stamped at least now. A group
+ * whose clock was lost (an empty restart) while this instance delivered stamps up to `floor` gets a tick above
+ * it, so that its next change follows its sync.
  */
 const snapshot = `
 local epoch = current_epoch(KEYS[1], ARGV[1], ARGV[2])
@@ -119,7 +131,9 @@ local m = redis.call('HMGET', KEYS[2], 'seq', 'ts')
 local seq = tonumber(m[1]) or 0
 local ts = tonumber(m[2]) or 0
 local floor = tonumber(ARGV[3])
-if ts == 0 or ts < floor then
+if ts == 0 and floor == 0 then
+  ts = now_ms() - 1
+elseif ts < floor then
   ts = math.max(now_ms(), floor + 1)
   redis.call('HSET', KEYS[2], 'ts', int(ts))
 end

@@ -6,7 +6,7 @@ import { groupKey } from '../model/group-key.ts'
 import type { CustomEvent, Item, LogRecord, Snapshot } from '../model/records.ts'
 import { DEFAULT_REDIS_PREFIX, epochKey, type GroupKeys, groupKeys } from './redis-keys.ts'
 import { type LuaScript, scripts } from './redis-scripts.ts'
-import type { Store, StoreListener, WriteResult } from './store.ts'
+import type { HistoryLimit, Store, StoreListener, WriteResult } from './store.ts'
 
 export interface RedisConfig {
   /** `redis://[user:password@]host:port[/db]`, or `rediss://` for TLS. */
@@ -16,8 +16,8 @@ export interface RedisConfig {
 }
 
 export interface RedisStoreOptions extends RedisConfig {
-  /** How many records each group of a stream keeps for resume. */
-  historySize: (streamName: string) => number
+  /** How much of each group's log a stream keeps for resume. */
+  historyLimit: (streamName: string) => HistoryLimit
   logger?: Logger
   /** A command Redis does not answer within this time fails with UNAVAILABLE (default 2000 ms). */
   commandTimeoutMs?: number
@@ -155,7 +155,7 @@ export class RedisStore implements Store {
   private readonly cmd: Redis
   private readonly sub: Redis
   private readonly logger: Logger
-  private readonly historySize: (streamName: string) => number
+  private readonly historyLimit: (streamName: string) => HistoryLimit
   private readonly commandTimeoutMs: number
   private readonly heartbeatMs: number
   private readonly location: string
@@ -184,7 +184,7 @@ export class RedisStore implements Store {
   private constructor(options: RedisStoreOptions) {
     this.prefix = options.prefix ?? DEFAULT_REDIS_PREFIX
     this.logger = (options.logger ?? pino({ level: 'silent' })).child({ store: 'redis' })
-    this.historySize = options.historySize
+    this.historyLimit = options.historyLimit
     this.commandTimeoutMs = options.commandTimeoutMs ?? 2000
     this.heartbeatMs = options.heartbeatMs ?? 1000
     this.location = redactRedisUrl(options.url)
@@ -564,6 +564,11 @@ export class RedisStore implements Store {
     return id === undefined ? head : `${head},"id":${JSON.stringify(id)}`
   }
 
+  private historyArgs(streamName: string) {
+    const { records, bytes } = this.historyLimit(streamName)
+    return [records, bytes]
+  }
+
   private floor(streamName: string, groupId: string) {
     return this.watched.get(groupKey(streamName, groupId))?.maxTs ?? 0
   }
@@ -592,7 +597,7 @@ export class RedisStore implements Store {
     const [json, previous] = await this.call<[string, string | null]>(
       scripts.set,
       [epochKey(this.prefix), keys.meta, keys.items, keys.log],
-      [this.floor(streamName, groupId), this.historySize(streamName), keys.channel, item.id, JSON.stringify(item), this.head(streamName, groupId, item.id)],
+      [this.floor(streamName, groupId), ...this.historyArgs(streamName), keys.channel, item.id, JSON.stringify(item), this.head(streamName, groupId, item.id)],
       (r) => (JSON.parse(r[0]) as LogRecord).epoch,
     )
     return { previous: previous === null ? null : (JSON.parse(previous) as Item), record: JSON.parse(json) as LogRecord }
@@ -603,7 +608,7 @@ export class RedisStore implements Store {
     const json = await this.call<string | null>(
       scripts.delete,
       [epochKey(this.prefix), keys.meta, keys.items, keys.log],
-      [this.floor(streamName, groupId), this.historySize(streamName), keys.channel, id, this.head(streamName, groupId, id)],
+      [this.floor(streamName, groupId), ...this.historyArgs(streamName), keys.channel, id, this.head(streamName, groupId, id)],
       (r) => (r === null ? undefined : (JSON.parse(r) as LogRecord).epoch),
     )
     if (json === null) return null
@@ -616,7 +621,7 @@ export class RedisStore implements Store {
     const json = await this.call<string>(
       scripts.send,
       [epochKey(this.prefix), keys.meta, keys.log],
-      [this.floor(streamName, groupId), this.historySize(streamName), keys.channel, JSON.stringify(event), this.head(streamName, groupId, id)],
+      [this.floor(streamName, groupId), ...this.historyArgs(streamName), keys.channel, JSON.stringify(event), this.head(streamName, groupId, id)],
       (r) => (JSON.parse(r) as LogRecord).epoch,
     )
     return JSON.parse(json) as LogRecord

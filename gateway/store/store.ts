@@ -1,5 +1,12 @@
 import type { CustomEvent, Item, LogRecord, Snapshot } from '../model/records.ts'
 
+/** How much of each group's log a store keeps for resume: the newest records, within both bounds. */
+export interface HistoryLimit {
+  records: number
+  /** Item and event payloads, as JSON. */
+  bytes: number
+}
+
 export interface WriteResult {
   /** The item before the write; null when the item did not exist (the record is then a create). */
   previous: Item | null
