@@ -153,7 +153,8 @@ class SubscribeRequest(_message.Message):
     def __init__(self, stream_name: _Optional[str] = ..., group_id: _Optional[str] = ..., id: _Optional[str] = ..., resume_token: _Optional[str] = ...) -> None: ...
 
 class SubscribeResponse(_message.Message):
-    __slots__ = ["create", "custom", "delete", "group_id", "id", "resume_token", "sequence", "stream_name", "sync", "timestamp", "update"]
+    __slots__ = ["conflated", "create", "custom", "delete", "group_id", "id", "resume_token", "sequence", "stream_name", "sync", "timestamp", "update"]
+    CONFLATED_FIELD_NUMBER: _ClassVar[int]
     CREATE_FIELD_NUMBER: _ClassVar[int]
     CUSTOM_FIELD_NUMBER: _ClassVar[int]
     DELETE_FIELD_NUMBER: _ClassVar[int]
@@ -165,6 +166,7 @@ class SubscribeResponse(_message.Message):
     SYNC_FIELD_NUMBER: _ClassVar[int]
     TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
     UPDATE_FIELD_NUMBER: _ClassVar[int]
+    conflated: int
     create: ItemChange
     custom: CustomEvent
     delete: ItemChange
@@ -176,7 +178,7 @@ class SubscribeResponse(_message.Message):
     sync: Sync
     timestamp: int
     update: ItemChange
-    def __init__(self, stream_name: _Optional[str] = ..., group_id: _Optional[str] = ..., id: _Optional[str] = ..., timestamp: _Optional[int] = ..., resume_token: _Optional[str] = ..., sequence: _Optional[int] = ..., sync: _Optional[_Union[Sync, _Mapping]] = ..., create: _Optional[_Union[ItemChange, _Mapping]] = ..., update: _Optional[_Union[ItemChange, _Mapping]] = ..., delete: _Optional[_Union[ItemChange, _Mapping]] = ..., custom: _Optional[_Union[CustomEvent, _Mapping]] = ...) -> None: ...
+    def __init__(self, stream_name: _Optional[str] = ..., group_id: _Optional[str] = ..., id: _Optional[str] = ..., timestamp: _Optional[int] = ..., resume_token: _Optional[str] = ..., sequence: _Optional[int] = ..., conflated: _Optional[int] = ..., sync: _Optional[_Union[Sync, _Mapping]] = ..., create: _Optional[_Union[ItemChange, _Mapping]] = ..., update: _Optional[_Union[ItemChange, _Mapping]] = ..., delete: _Optional[_Union[ItemChange, _Mapping]] = ..., custom: _Optional[_Union[CustomEvent, _Mapping]] = ...) -> None: ...
 
 class Sync(_message.Message):
     __slots__ = ["items", "reset"]
