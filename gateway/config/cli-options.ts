@@ -35,7 +35,11 @@ export const usage = `Usage: streamgate [options]
   --log-level LEVEL        pino level                              STREAMGATE_LOG_LEVEL (info)
   --max-item-bytes N       largest item accepted                   STREAMGATE_MAX_ITEM_BYTES (1048576)
   --max-frame-bytes N      largest WebSocket frame accepted        STREAMGATE_MAX_FRAME_BYTES (4194304)
+  --max-name-bytes N       longest stream name, group or item id   STREAMGATE_MAX_NAME_BYTES (256)
+  --max-depth N            deepest nesting in items and events     STREAMGATE_MAX_DEPTH (32)
   --max-subscriptions N    subscriptions per connection            STREAMGATE_MAX_SUBSCRIPTIONS (1000)
+  --conflate-bytes N       unsent bytes past which a connection's  STREAMGATE_CONFLATE_BYTES (1048576)
+                           pending changes of one item are merged
   --max-queue-bytes N      unsent bytes before a slow connection   STREAMGATE_MAX_QUEUE_BYTES (16777216)
                            is closed
   --help`
@@ -66,6 +70,9 @@ export function parseCliOptions(argv: string[], env: NodeJS.ProcessEnv): CliOpti
       'max-item-bytes': { type: 'string' },
       'max-frame-bytes': { type: 'string' },
       'max-subscriptions': { type: 'string' },
+      'max-name-bytes': { type: 'string' },
+      'max-depth': { type: 'string' },
+      'conflate-bytes': { type: 'string' },
       'max-queue-bytes': { type: 'string' },
       help: { type: 'boolean' },
     },
@@ -80,6 +87,9 @@ export function parseCliOptions(argv: string[], env: NodeJS.ProcessEnv): CliOpti
   set('maxItemBytes', 'max-item-bytes', 'STREAMGATE_MAX_ITEM_BYTES')
   set('maxFrameBytes', 'max-frame-bytes', 'STREAMGATE_MAX_FRAME_BYTES')
   set('maxSubscriptionsPerConnection', 'max-subscriptions', 'STREAMGATE_MAX_SUBSCRIPTIONS')
+  set('maxNameBytes', 'max-name-bytes', 'STREAMGATE_MAX_NAME_BYTES')
+  set('maxDepth', 'max-depth', 'STREAMGATE_MAX_DEPTH')
+  set('conflateBytes', 'conflate-bytes', 'STREAMGATE_CONFLATE_BYTES')
   set('maxQueueBytes', 'max-queue-bytes', 'STREAMGATE_MAX_QUEUE_BYTES')
   const lifetime = integer('--sse-max-lifetime', pick('sse-max-lifetime', 'STREAMGATE_SSE_MAX_LIFETIME'))
   const cert = pick('tls-cert', 'STREAMGATE_TLS_CERT')
