@@ -132,7 +132,11 @@ export class Session implements Follower {
       if (!(error instanceof GatewayError)) logger.error({ err: error, address }, 'subscription failed')
       const failure = error instanceof GatewayError ? error : new GatewayError('INTERNAL', 'subscription failed')
       metrics.rejectedInputs.inc({ transport: this.transport, reason: failure.code.toLowerCase() })
-      this.wire.refused(subscriptionId, address, failure)
+      try {
+        this.wire.refused(subscriptionId, address, failure)
+      } catch (wireError) {
+        this.fail(wireError)
+      }
     }
   }
 
