@@ -2,7 +2,7 @@ import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { GatewayError } from '../gateway/model/errors.ts'
 import type { Item, LogRecord } from '../gateway/model/records.ts'
-import { epochKey, groupKeys } from '../gateway/store/redis-keys.ts'
+import { epochKey, groupKeys, groupsKey } from '../gateway/store/redis-keys.ts'
 import { scripts } from '../gateway/store/redis-scripts.ts'
 import { RedisStore, type RedisStoreOptions } from '../gateway/store/redis-store.ts'
 import { until } from './helpers/gateway.ts'
@@ -397,11 +397,12 @@ async function silentWrite(prefix: string, streamName: string, groupId: string, 
   const head = `"streamName":${JSON.stringify(streamName)},"groupId":${JSON.stringify(groupId)},"id":${JSON.stringify(item.id)}`
   await raw.eval(
     scripts.set.lua,
-    4,
+    5,
     epochKey(prefix),
     keys.meta,
     keys.items,
     keys.log,
+    groupsKey(prefix, streamName),
     runId,
     'unused-candidate',
     0,
@@ -411,5 +412,6 @@ async function silentWrite(prefix: string, streamName: string, groupId: string, 
     item.id,
     JSON.stringify(item),
     head,
+    groupId,
   )
 }

@@ -14,6 +14,7 @@
  * | `<prefix>log:<n>:<s>:<g>`         | list    | the group's newest log records (JSON), oldest first, at most the  |
  * |                                   |         | stream's `historySize`                                           |
  * | channel `<prefix>chan:<n>:<s>:<g>` | pub/sub | every record of the group, as written to the log                |
+ * | `<prefix>groups:<n>:<s>`          | zset    | the stream's groups that hold items (score 0: ordered by id bytes) |
  *
  * No key has a TTL. Groups are never removed (like the memory store): `meta` and `log` stay after a group's
  * last item is deleted, so a group costs up to `historySize` records of memory even when empty.
@@ -34,6 +35,8 @@ export interface GroupKeys {
 }
 
 export const epochKey = (prefix: string) => `${prefix}epoch`
+
+export const groupsKey = (prefix: string, streamName: string) => `${prefix}groups:${Buffer.byteLength(streamName)}:${streamName}`
 
 export function groupKeys(prefix: string, streamName: string, groupId: string): GroupKeys {
   const name = `${Buffer.byteLength(streamName)}:${streamName}:${groupId}`

@@ -69,8 +69,8 @@ end
 `
 
 /**
- * set: KEYS epoch, meta, items, log; ARGV runid, candidate, floor, historyRecords, historyBytes, channel, id,
- * itemJson, head.
+ * set: KEYS epoch, meta, items, log, groups; ARGV runid, candidate, floor, historyRecords, historyBytes, channel,
+ * id, itemJson, head, groupId. A create lists the group in the stream's index of groups that hold items.
  * Returns {record, previous item JSON or nil}: `create` when the item did not exist, else `update`; the item
  * keeps the position it was created at.
  */
@@ -84,14 +84,15 @@ if previous then
   kind, created, before = 'update', string.sub(previous, 1, at - 1), string.sub(previous, at + 1)
 end
 redis.call('HSET', KEYS[3], ARGV[7], created .. ':' .. ARGV[8])
+if not previous then redis.call('ZADD', KEYS[5], 0, ARGV[10]) end
 local rec = record(epoch, seq, ts, kind, ARGV[9], '"item":' .. ARGV[8])
 append(KEYS[2], KEYS[4], tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], rec)
 return {rec, before}
 `
 
 /**
- * delete: KEYS epoch, meta, items, log; ARGV runid, candidate, floor, historyRecords, historyBytes, channel, id,
- * head.
+ * delete: KEYS epoch, meta, items, log, groups; ARGV runid, candidate, floor, historyRecords, historyBytes,
+ * channel, id, head, groupId. The group leaves the stream's index with its last item.
  * Returns the delete record (its item is the deleted item), or nil when nothing existed: then nothing changes.
  */
 const del = `
@@ -99,6 +100,7 @@ local previous = redis.call('HGET', KEYS[3], ARGV[7])
 if not previous then return false end
 local epoch = current_epoch(KEYS[1], ARGV[1], ARGV[2])
 redis.call('HDEL', KEYS[3], ARGV[7])
+if redis.call('HLEN', KEYS[3]) == 0 then redis.call('ZREM', KEYS[5], ARGV[9]) end
 local seq, ts = tick(KEYS[2], tonumber(ARGV[3]))
 local rec = record(epoch, seq, ts, 'delete', ARGV[8], '"item":' .. item_json(previous))
 append(KEYS[2], KEYS[4], tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], rec)

@@ -3,8 +3,8 @@ import { Redis, type RedisOptions } from 'ioredis'
 import { pino, type Logger } from 'pino'
 import { GatewayError } from '../model/errors.ts'
 import { groupKey } from '../model/group-key.ts'
-import type { CustomEvent, Item, LogRecord, Snapshot } from '../model/records.ts'
-import { DEFAULT_REDIS_PREFIX, epochKey, type GroupKeys, groupKeys } from './redis-keys.ts'
+import type { CustomEvent, GroupInfo, Item, LogRecord, Snapshot } from '../model/records.ts'
+import { DEFAULT_REDIS_PREFIX, epochKey, type GroupKeys, groupKeys, groupsKey } from './redis-keys.ts'
 import { type LuaScript, scripts } from './redis-scripts.ts'
 import type { HistoryLimit, Store, StoreListener, WriteResult } from './store.ts'
 
@@ -592,12 +592,25 @@ export class RedisStore implements Store {
     }
   }
 
+  async groups(streamName: string, after: string | undefined, limit: number): Promise<GroupInfo[]> {
+    if (!this.usable) throw unavailable()
+    try {
+      const ids = await this.cmd.zrangebylex(groupsKey(this.prefix, streamName), after === undefined ? '-' : `(${after}`, '+', 'LIMIT', 0, limit)
+      const pipeline = this.cmd.pipeline()
+      for (const groupId of ids) pipeline.hlen(this.keys(streamName, groupId).items)
+      const counts = (await pipeline.exec()) ?? []
+      return ids.map((groupId, i) => ({ groupId, items: Number(counts[i]?.[1] ?? 0) }))
+    } catch (error) {
+      throw storeError(error)
+    }
+  }
+
   async set(streamName: string, groupId: string, item: Item): Promise<WriteResult> {
     const keys = this.keys(streamName, groupId)
     const [json, previous] = await this.call<[string, string | null]>(
       scripts.set,
-      [epochKey(this.prefix), keys.meta, keys.items, keys.log],
-      [this.floor(streamName, groupId), ...this.historyArgs(streamName), keys.channel, item.id, JSON.stringify(item), this.head(streamName, groupId, item.id)],
+      [epochKey(this.prefix), keys.meta, keys.items, keys.log, groupsKey(this.prefix, streamName)],
+      [this.floor(streamName, groupId), ...this.historyArgs(streamName), keys.channel, item.id, JSON.stringify(item), this.head(streamName, groupId, item.id), groupId],
       (r) => (JSON.parse(r[0]) as LogRecord).epoch,
     )
     return { previous: previous === null ? null : (JSON.parse(previous) as Item), record: JSON.parse(json) as LogRecord }
@@ -607,8 +620,8 @@ export class RedisStore implements Store {
     const keys = this.keys(streamName, groupId)
     const json = await this.call<string | null>(
       scripts.delete,
-      [epochKey(this.prefix), keys.meta, keys.items, keys.log],
-      [this.floor(streamName, groupId), ...this.historyArgs(streamName), keys.channel, id, this.head(streamName, groupId, id)],
+      [epochKey(this.prefix), keys.meta, keys.items, keys.log, groupsKey(this.prefix, streamName)],
+      [this.floor(streamName, groupId), ...this.historyArgs(streamName), keys.channel, id, this.head(streamName, groupId, id), groupId],
       (r) => (r === null ? undefined : (JSON.parse(r) as LogRecord).epoch),
     )
     if (json === null) return null

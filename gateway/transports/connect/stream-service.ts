@@ -135,5 +135,10 @@ export function streamService(gateway: Gateway, options: StreamServiceOptions): 
         return { timestamp: BigInt(record.timestamp) }
       }),
     listStreams: () => unary(async () => ({ streams: gateway.listStreams().map((name) => ({ name })) })),
+    listGroups: (request, context) =>
+      unary(async () => {
+        const page = await gateway.listGroups(callerOf(context), request.streamName, { after: request.after || undefined, limit: request.limit || undefined })
+        return { groups: page.groups, nextAfter: page.next ?? '' }
+      }),
   }
 }
