@@ -333,7 +333,7 @@ describe('Redis store: key layout and prefix', () => {
     expect(await two.store.get('chat', 'a:b', 'x')).toEqual({ id: 'x', from: 'two' })
     const raw = await rawClient()
     expect((await raw.keys(`${one.store.prefix}*`)).sort()).toEqual(
-      [`${one.store.prefix}epoch`, `${one.store.prefix}items:4:chat:a:b`, `${one.store.prefix}log:4:chat:a:b`, `${one.store.prefix}meta:4:chat:a:b`].sort(),
+      [`${one.store.prefix}epoch`, `${one.store.prefix}groups:4:chat`, `${one.store.prefix}items:4:chat:a:b`, `${one.store.prefix}log:4:chat:a:b`, `${one.store.prefix}meta:4:chat:a:b`].sort(),
     )
     for (const key of await raw.keys(`${one.store.prefix}*`)) expect(await raw.ttl(key)).toBe(-1)
     expect(await one.store.get('chat', 'a', 'b:x')).toBeNull()
