@@ -270,15 +270,16 @@ export class ShardedSubscriber implements ChannelSubscriber {
     return shard
   }
 
+  /** Every master has its connection (a channel that moved is re-placed by itself; its group waits for it). */
   ready() {
-    if (this.closed || this.listening.size < this.wanted.size) return false
+    if (this.closed) return false
     for (const address of this.masters) if (!this.shards.get(address)?.ready) return false
     return true
   }
 
   async beat() {
     this.place()
-    if (this.listening.size < this.wanted.size || !this.ready()) this.cluster.refreshSlotsCache()
+    if (this.placed.size < this.wanted.size || this.listening.size < this.wanted.size || !this.ready()) this.cluster.refreshSlotsCache()
     await Promise.all([...this.shards.values()].filter((shard) => shard.ready).map((shard) => shard.ping(this.login.commandTimeoutMs)))
   }
 

@@ -19,7 +19,7 @@ export interface ChannelSubscriber {
   start(): Promise<void>
   add(channel: string): void
   remove(channel: string): void
-  /** Every added channel listens. */
+  /** Its connections are up (channels being subscribed are reported by `listening`). */
   ready(): boolean
   /** Retries what failed, and resolves once every connection answered a PING (rejects when one does not). */
   beat(): Promise<void>

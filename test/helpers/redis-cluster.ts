@@ -166,8 +166,10 @@ export class TestRedisCluster {
       await this.command(from.port, 'MIGRATE', '127.0.0.1', to.port, '', 0, 5000, 'REPLACE', 'KEYS', ...keys)
       if (pauseMs > 0) await new Promise((r) => setTimeout(r, pauseMs))
     }
-    for (const master of await this.masters()) await this.command(master.port, 'CLUSTER', 'SETSLOT', slot, 'NODE', to.id)
+    // The new owner first (as redis-cli does): until it knows, it would send clients back to the old one.
     await this.command(to.port, 'CLUSTER', 'SETSLOT', slot, 'NODE', to.id)
+    await this.command(from.port, 'CLUSTER', 'SETSLOT', slot, 'NODE', to.id)
+    for (const master of await this.masters()) await this.command(master.port, 'CLUSTER', 'SETSLOT', slot, 'NODE', to.id)
   }
 
   private async until(check: () => Promise<boolean>, what: string, ms = 30_000) {
