@@ -1,8 +1,7 @@
 import { execFile } from 'node:child_process'
-import { accessSync, constants } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { promisify } from 'node:util'
-import { redisServerBinary, TestRedis } from './redis-server.ts'
+import { findBinary, redisServerBinary, TestRedis } from './redis-server.ts'
 
 /**
  * A Redis Cluster of its own for a test: `masters` redis-servers with `--cluster-enabled yes` on free loopback
@@ -14,19 +13,12 @@ import { redisServerBinary, TestRedis } from './redis-server.ts'
 const run = promisify(execFile)
 
 /** redis-cli (Debian's redis-tools, installed with redis-server), or an error that says how to get it. */
-function redisCliBinary(): string {
-  const candidates = [process.env.REDIS_CLI, join(dirname(redisServerBinary()), 'redis-cli'), '/usr/bin/redis-cli']
-  for (const candidate of candidates) {
-    if (!candidate) continue
-    try {
-      accessSync(candidate, constants.X_OK)
-      return candidate
-    } catch {
-      // next
-    }
-  }
-  throw new Error('redis-cli is not installed: the Redis Cluster tests need it. Install it with `apt-get install redis-tools`, or set REDIS_CLI.')
-}
+const redisCliBinary = () =>
+  findBinary(
+    'redis-cli',
+    [process.env.REDIS_CLI, join(dirname(redisServerBinary()), 'redis-cli'), '/usr/bin/redis-cli'],
+    'redis-cli is not installed: the Redis Cluster tests need it. Install it with `apt-get install redis-tools`, or set REDIS_CLI.',
+  )
 
 export interface ClusterNode {
   id: string
