@@ -205,14 +205,17 @@ async function startOn(kind: ServerKind, port: number, options: StartOptions): P
 async function startRedis(masters: number) {
   const servers: Array<Awaited<ReturnType<typeof launch>>> = []
   const ports: number[] = []
+  const dirs: string[] = []
   const stop = async () => {
     for (const server of servers) await server.stop()
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
   }
   try {
     for (let i = 0; i < Math.max(1, masters); i++) {
       const port = await freePort()
       const dir = `${TMP}redis-${process.pid}-${port}`
       mkdirSync(dir, { recursive: true })
+      dirs.push(dir)
       const cluster = masters > 0 ? ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--dir', dir] : []
       servers.push(await launch('redis-server', ['--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no', ...cluster], {}, /Ready to accept connections/, {}, REDIS_SERVER))
       ports.push(port)
