@@ -165,6 +165,13 @@ describe('Redis Cluster: three gateway processes on three masters with a replica
       changes += m.kinds.length
     })
     expect(changes).toBeGreaterThan(groups.length * 2 * 10)
+    // The stream's groups are listed from any instance, with their counts, in byte order.
+    const listed = (await (await fetch(`${A.url}/streams/chat?limit=1000`)).json()) as Array<{ groupId: string; items: number }>
+    expect(listed.map((g) => g.groupId)).toEqual(listed.map((g) => g.groupId).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))))
+    for (const group of groups) {
+      const items = (await (await fetch(`${B.url}/streams/chat/${encodeURIComponent(group)}`)).json()) as unknown[]
+      expect(listed.find((g) => g.groupId === group)).toEqual(items.length > 0 ? { groupId: group, items: items.length } : undefined)
+    }
   }, 90_000)
 
   it('moves slots between masters under subscribers and writers: nothing lost, nothing doubled, no re-sync', async () => {
