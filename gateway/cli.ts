@@ -3,9 +3,11 @@ import { pino } from 'pino'
 import { parseCliOptions, usage } from './config/cli-options.ts'
 import { loadHooks, loadStreams } from './config/load-modules.ts'
 import { createServer, type ServerOptions } from './server.ts'
+import { tail } from './tail/tail-command.ts'
 
 /** Starts a gateway from flags and environment, and stops it cleanly on SIGINT/SIGTERM. */
 export async function main(argv: string[], extend?: (server: Awaited<ReturnType<typeof createServer>>) => Promise<void>) {
+  if (argv[0] === 'tail') return tail(argv.slice(1), process.env)
   let options
   try {
     options = parseCliOptions(argv, process.env)
@@ -26,6 +28,7 @@ export async function main(argv: string[], extend?: (server: Awaited<ReturnType<
     sse: { maxLifetimeMs: options.sseMaxLifetimeMs },
     tls: options.tls && { cert: await readFile(options.tls.cert), key: await readFile(options.tls.key) },
     redis: options.redis,
+    inspector: options.inspector,
     logger,
   }
   if (serverOptions.streams.length === 0) logger.warn('no streams defined: pass --streams DIR')
