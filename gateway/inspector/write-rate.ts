@@ -12,8 +12,11 @@ export class WriteRate {
     private readonly clock: () => number = Date.now,
   ) {}
 
+  /** Samples now (so writes of the first second count) and then every `intervalMs`. */
   start(intervalMs = 1000) {
-    this.timer ??= setInterval(() => void this.sample(), intervalMs).unref()
+    if (this.timer) return
+    void this.sample()
+    this.timer = setInterval(() => void this.sample(), intervalMs).unref()
   }
 
   stop() {
@@ -22,8 +25,8 @@ export class WriteRate {
   }
 
   async sample() {
-    const total = await this.read()
     const at = this.clock()
+    const total = await this.read()
     this.samples.push({ at, total })
     // Keep one sample at or beyond the window's start, so the window is always covered.
     while (this.samples.length > 1 && this.samples[1]!.at <= at - this.windowMs) this.samples.shift()
