@@ -3,6 +3,7 @@
 // off, and the build in dist/ being the build of the current sources.
 import { execFileSync } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
+import { get } from 'node:http'
 import { join } from 'node:path'
 import { gunzipSync } from 'node:zlib'
 import { createClient } from '@connectrpc/connect'
@@ -64,13 +65,11 @@ describe('the inspector page and its assets', () => {
       const body = Buffer.from(await plain.arrayBuffer())
       // Raw bytes (node:http): fetch would decompress them.
       const gzipped = await new Promise<{ encoding?: string; vary?: string; body: Buffer }>((resolve, reject) => {
-        import('node:http').then(({ get }) =>
-          get(`${gw.url}${path}`, { headers: { 'accept-encoding': 'gzip, deflate' } }, (res) => {
-            const chunks: Buffer[] = []
-            res.on('data', (c: Buffer) => chunks.push(c))
-            res.on('end', () => resolve({ encoding: res.headers['content-encoding'], vary: res.headers.vary, body: Buffer.concat(chunks) }))
-          }).on('error', reject),
-        )
+        get(`${gw.url}${path}`, { headers: { 'accept-encoding': 'gzip, deflate' } }, (res) => {
+          const chunks: Buffer[] = []
+          res.on('data', (c: Buffer) => chunks.push(c))
+          res.on('end', () => resolve({ encoding: res.headers['content-encoding'], vary: res.headers.vary, body: Buffer.concat(chunks) }))
+        }).on('error', reject)
       })
       expect(gzipped.encoding).toBe('gzip')
       expect(gzipped.vary).toBe('accept-encoding')

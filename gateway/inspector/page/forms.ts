@@ -39,24 +39,36 @@ class Feedback {
 
 const label = ({ stream, group }: Target, id: string) => `${stream}/${group}/${id}`
 
-/** Put or delete an item of the chosen group; the item's fields are rows of (name, value). */
-export class PutForm {
-  private readonly feedback: Feedback
-  private readonly rows: HTMLElement
+/** A form that writes to the chosen group (`target`, none before one is chosen) when submitted. */
+abstract class GroupForm {
+  protected readonly feedback: Feedback
 
   constructor(
-    private readonly form: HTMLFormElement,
-    private readonly api: Api,
-    private readonly target: () => Target | undefined,
+    protected readonly form: HTMLFormElement,
+    protected readonly api: Api,
+    protected readonly target: () => Target | undefined,
   ) {
     this.feedback = new Feedback(form)
+    form.addEventListener('submit', (event) => {
+      event.preventDefault()
+      const chosen = target()
+      this.feedback.clear()
+      if (chosen) void this.submit(chosen)
+    })
+  }
+
+  protected abstract submit(target: Target): Promise<void>
+}
+
+/** Put or delete an item of the chosen group; the item's fields are rows of (name, value). */
+export class PutForm extends GroupForm {
+  private readonly rows: HTMLElement
+
+  constructor(form: HTMLFormElement, api: Api, target: () => Target | undefined) {
+    super(form, api, target)
     this.rows = form.querySelector('#field-rows')!
     form.querySelector('#add-field')!.addEventListener('click', () => this.addRow({ name: '', value: '' }).querySelector('input')!.focus())
     form.querySelector('#delete-item')!.addEventListener('click', () => void this.remove(field(form, 'id').value))
-    form.addEventListener('submit', (event) => {
-      event.preventDefault()
-      void this.put()
-    })
     this.rows.addEventListener('click', (event) => {
       const button = (event.target as Element).closest('.remove-field')
       if (button) button.closest('.field-row')!.remove()
@@ -104,16 +116,9 @@ export class PutForm {
     return element
   }
 
-  private rowElements() {
-    return [...this.rows.querySelectorAll<HTMLElement>('.field-row')]
-  }
-
-  private async put() {
-    const target = this.target()
-    this.feedback.clear()
-    if (!target) return
+  protected async submit(target: Target) {
     const id = field(this.form, 'id').value
-    const elements = this.rowElements()
+    const elements = [...this.rows.querySelectorAll<HTMLElement>('.field-row')]
     const rows = elements.map((row) => ({ name: row.querySelector<HTMLInputElement>('.field-name')!.value, value: row.querySelector<HTMLInputElement>('.field-value')!.value }))
     const atRow = (index: number, messages: string[]) => (elements[index]!.querySelector('.field-error')!.textContent = messages.join(' · '))
     const { data, errors } = rowsToData(rows)
@@ -131,25 +136,8 @@ export class PutForm {
 }
 
 /** Send a custom event to the chosen group, or to one of its items. */
-export class EventForm {
-  private readonly feedback: Feedback
-
-  constructor(
-    private readonly form: HTMLFormElement,
-    private readonly api: Api,
-    private readonly target: () => Target | undefined,
-  ) {
-    this.feedback = new Feedback(form)
-    form.addEventListener('submit', (event) => {
-      event.preventDefault()
-      void this.send()
-    })
-  }
-
-  private async send() {
-    const target = this.target()
-    this.feedback.clear()
-    if (!target) return
+export class EventForm extends GroupForm {
+  protected async submit(target: Target) {
     const type = field(this.form, 'type').value
     const id = field(this.form, 'id').value || undefined
     const text = field<HTMLTextAreaElement>(this.form, 'data').value.trim()
