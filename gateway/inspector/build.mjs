@@ -6,7 +6,17 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { basename, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { gzipSync } from 'node:zlib'
-import { build } from 'esbuild'
+
+// esbuild is a devDependency: an install without them (`npm ci --omit=dev`) still runs `prepare`, and must
+// not fail for it. The gateway then says at startup that the page is not built.
+let build
+try {
+  ;({ build } = await import('esbuild'))
+} catch (error) {
+  if (error?.code !== 'ERR_MODULE_NOT_FOUND') throw error
+  console.error('streamgate: esbuild is not installed, so the inspector page is not built (install the dev dependencies and run `npm run inspector:build`)')
+  process.exit(process.env.npm_lifecycle_event === 'prepare' ? 0 : 1)
+}
 
 const here = fileURLToPath(new URL('.', import.meta.url))
 const at = process.argv.indexOf('--out')
