@@ -11,7 +11,7 @@ import { createConnectTransport } from '@connectrpc/connect-node'
 import fc from 'fast-check'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { StreamService } from '../gateway/gen/streamgate/v1/stream_pb.ts'
-import { INSPECTOR_DIST } from '../gateway/inspector/inspector-assets.ts'
+import { INSPECTOR_DIST, loadInspectorAssets } from '../gateway/inspector/inspector-assets.ts'
 import type { InspectorStatus } from '../gateway/inspector/status.ts'
 import { killCliProcesses, launch } from './helpers/cli-process.ts'
 import { follow } from './helpers/connect-clients.ts'
@@ -211,5 +211,10 @@ describe('the build', () => {
     const files = (dir: string) => ['index.html', ...readdirSync(join(dir, 'assets')).map((n) => `assets/${n}`)].sort()
     expect(files(INSPECTOR_DIST), 'run `npm run inspector:build`').toEqual(files(out))
     for (const file of files(out)) expect(readFileSync(join(INSPECTOR_DIST, file)).equals(readFileSync(join(out, file))), file).toBe(true)
+  })
+
+  it('a gateway without the built page refuses to start with one line that says how to build it', async () => {
+    const missing = new URL('./.tmp/no-such-build', import.meta.url).pathname
+    await expect(loadInspectorAssets(missing)).rejects.toThrow(/^the inspector page is not built \(.+ is missing\): run `npm run inspector:build`, or start with --no-inspector$/)
   })
 })
