@@ -26,6 +26,7 @@ export async function main(argv: string[], extend?: (server: Awaited<ReturnType<
     sse: { maxLifetimeMs: options.sseMaxLifetimeMs },
     tls: options.tls && { cert: await readFile(options.tls.cert), key: await readFile(options.tls.key) },
     redis: options.redis,
+    durable: options.durable,
     logger,
   }
   if (serverOptions.streams.length === 0) logger.warn('no streams defined: pass --streams DIR')
@@ -33,7 +34,8 @@ export async function main(argv: string[], extend?: (server: Awaited<ReturnType<
   try {
     server = await createServer(serverOptions)
   } catch (error) {
-    // An unreachable or unsuitable Redis (or a bad stream definition): one clear line, no stack.
+    // An unreachable or unsuitable Redis, an unusable data directory or a bad stream definition: one clear
+    // line, no stack.
     console.error(`streamgate: ${(error as Error).message}`)
     process.exit(1)
   }

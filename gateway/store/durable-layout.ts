@@ -1,0 +1,104 @@
+import { GatewayError } from '../model/errors.ts'
+import type { Item, LogRecord } from '../model/records.ts'
+
+/**
+ * How the durable store lays stream state out in its LMDB environment (`<data dir>/data.mdb`, one file).
+ * Keys are bytes built here, so any name (NUL, `:`, any length up to LMDB's limit) has its own key:
+ * a group is `<u16 byte length><stream name><u16 byte length><group id>` (UTF-8), and the keys of its items
+ * and history entries start with that prefix, so one range read covers a group.
+ *
+ * | Database  | Key                          | Value                                                            |
+ * |-----------|------------------------------|------------------------------------------------------------------|
+ * | `store`   | `format`, `epoch`            | the layout version (FORMAT) and the epoch in every resume token  |
+ * | `groups`  | group                        | GroupMeta (JSON): the log position, clock and history bounds     |
+ * | `items`   | group + item id (UTF-8)      | StoredItem (JSON): the item and the seq that created it          |
+ * | `history` | group + seq (u64 big-endian) | `<u32 weight><record JSON>`: the entry without stream, group and |
+ * |           |                              | epoch; the weight (recordWeight) lets trimming skip the JSON     |
+ *
+ * The epoch is made once, when the environment is created: it stays as long as the data does. Groups are
+ * never removed (as in the other stores); a deleted item's key is removed in the same transaction as its
+ * delete record is appended, and trimmed history entries are removed in the transaction that trims them, so
+ * the file holds the items plus each group's history (LMDB reuses the freed pages; the file never shrinks).
+ *
+ * Room for what comes next (design.md, conditional writes): StoredItem takes a `version` (the seq of the last
+ * change) and an expiry time beside `created`; idempotency keys and the expiry index get databases of their
+ * own (`maxDbs` leaves room), so none of this needs a new FORMAT.
+ */
+export const FORMAT = 1
+
+export const DATABASES = { store: 'store', groups: 'groups', items: 'items', history: 'history' } as const
+
+/** LMDB's largest key with its default 4 KiB pages. */
+const MAX_KEY_BYTES = 1978
+
+export interface GroupMeta {
+  /** The seq of the group's last log entry. */
+  seq: number
+  /** Its clock: the timestamp of that entry (ms). */
+  ts: number
+  /** The seq of the oldest entry the history holds (`seq + 1` when it holds none). */
+  first: number
+  /** What the history's entries weigh together (recordWeight). */
+  bytes: number
+}
+
+export const newGroupMeta = (): GroupMeta => ({ seq: 0, ts: 0, first: 1, bytes: 0 })
+
+export interface StoredItem {
+  /** The seq of the entry that created the item: a group lists in creation order. */
+  created: number
+  item: Item
+}
+
+/** The stored item as JSON, reusing the item's JSON so it is encoded once per write. */
+export const storedItemJson = (created: number, itemJson: string) => `{"created":${created},"item":${itemJson}}`
+
+export function groupPrefix(streamName: string, groupId: string): Buffer {
+  const s = Buffer.byteLength(streamName)
+  const g = Buffer.byteLength(groupId)
+  if (s + g + 4 > MAX_KEY_BYTES) throw tooLong()
+  const key = Buffer.allocUnsafe(s + g + 4)
+  key.writeUInt16BE(s, 0)
+  key.write(streamName, 2)
+  key.writeUInt16BE(g, s + 2)
+  key.write(groupId, s + 4)
+  return key
+}
+
+export function itemKey(prefix: Buffer, id: string): Buffer {
+  const length = Buffer.byteLength(id)
+  if (prefix.length + length > MAX_KEY_BYTES) throw tooLong()
+  const key = Buffer.allocUnsafe(prefix.length + length)
+  prefix.copy(key)
+  key.write(id, prefix.length)
+  return key
+}
+
+export function historyKey(prefix: Buffer, seq: number): Buffer {
+  const key = Buffer.allocUnsafe(prefix.length + 8)
+  prefix.copy(key)
+  key.writeBigUInt64BE(BigInt(seq), prefix.length)
+  return key
+}
+
+/** Past every key that starts with `prefix`: UTF-8 never has 0xff, and a seq's first byte is 0. */
+export const prefixEnd = (prefix: Buffer) => Buffer.concat([prefix, Buffer.from([0xff])])
+
+const tooLong = () => new GatewayError('INVALID_ARGUMENT', `stream name, group id and item id may be at most ${MAX_KEY_BYTES - 4} bytes together`)
+
+/** A history entry as stored: the record without the fields its key and the store already tell. */
+export function encodeHistoryEntry(record: LogRecord, weight: number): Buffer {
+  const { streamName: _s, groupId: _g, epoch: _e, ...entry } = record
+  const json = JSON.stringify(entry)
+  const value = Buffer.allocUnsafe(4 + Buffer.byteLength(json))
+  value.writeUInt32BE(weight, 0)
+  value.write(json, 4)
+  return value
+}
+
+export const historyEntryWeight = (value: Uint8Array) => Buffer.from(value.buffer, value.byteOffset, 4).readUInt32BE(0)
+
+export function decodeHistoryEntry(value: Uint8Array, streamName: string, groupId: string, epoch: string): LogRecord {
+  const entry = JSON.parse(Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('utf8', 4))
+  return { streamName, groupId, epoch, ...entry }
+}

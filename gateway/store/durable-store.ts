@@ -1,0 +1,351 @@
+import { type Database, type RootDatabase } from 'lmdb'
+import { pino, type Logger } from 'pino'
+import { GatewayError } from '../model/errors.ts'
+import { groupKey } from '../model/group-key.ts'
+import type { CustomEvent, Item, LogRecord, Snapshot } from '../model/records.ts'
+import type { DataDirLock } from './data-dir-lock.ts'
+import {
+  decodeHistoryEntry,
+  encodeHistoryEntry,
+  type GroupMeta,
+  groupPrefix,
+  historyEntryWeight,
+  historyKey,
+  itemKey,
+  newGroupMeta,
+  prefixEnd,
+  type StoredItem,
+  storedItemJson,
+} from './durable-layout.ts'
+import { openDataDir } from './durable-open.ts'
+import { recordWeight } from './history.ts'
+import type { HistoryLimit, Store, StoreListener, WriteResult } from './store.ts'
+
+export interface DurableStoreOptions {
+  /** Where the data lives (created when missing). */
+  dataDir: string
+  /** Acknowledge a write only once the disk has it (power-loss durability), not only once it is committed. */
+  fsync?: boolean
+  historyLimit: (streamName: string) => HistoryLimit
+  logger?: Logger
+}
+
+/**
+ * What a group's writes changed that is not committed yet. Reads and the next writes see it; it is dropped
+ * once every write of the group is committed, so memory holds only writes in flight.
+ */
+class PendingGroup {
+  readonly items = new Map<string, StoredItem | null>()
+  readonly entries = new Map<number, { record: LogRecord; weight: number }>()
+  inFlight = 0
+  /** Settles when the group's latest write is committed (or failed). */
+  settled: Promise<unknown> = Promise.resolve()
+  constructor(
+    readonly prefix: Buffer,
+    readonly meta: GroupMeta,
+  ) {}
+}
+
+/** A write waiting for its commit; writes finish in the order they were made. */
+interface InFlight {
+  group: PendingGroup
+  key: string
+  record: LogRecord
+  done: boolean
+  finish(): void
+  fail(error: GatewayError): void
+}
+
+const unavailable = (why: string) => new GatewayError('UNAVAILABLE', `the store is unavailable: ${why}`)
+
+/**
+ * The embedded default: every group's items, log position, clock and bounded history, and the epoch, in one
+ * LMDB environment in the data directory (layout: durable-layout.ts), owned by one process (data-dir-lock.ts).
+ *
+ * Writes decide create/update, take the next seq and tick the clock synchronously against the committed state
+ * plus the writes still in flight, then queue their puts: LMDB commits everything queued in one event-loop
+ * turn as one transaction on its own thread (group commit), so a write's item, its log entry, its trimming
+ * and the group's position land together or not at all. A write resolves, and its record reaches the
+ * listeners, only after that commit: then a `kill -9` loses nothing acknowledged. LMDB keeps a committed
+ * transaction through a process crash at once and flushes it to disk in the background; with `fsync` a write
+ * also waits for the flush (power loss). Reads see what is in flight too, and answer once it is committed,
+ * so nobody is shown state a crash could take back.
+ *
+ * A commit that fails (a full disk) leaves the store failed: every call fails with UNAVAILABLE and
+ * readiness is false until a restart, which finds the data as of the last commit that succeeded.
+ */
+export class DurableStore implements Store {
+  static async open(options: DurableStoreOptions): Promise<DurableStore> {
+    const { env, epoch, lock } = await openDataDir(options.dataDir)
+    return new DurableStore(env, epoch, lock, options)
+  }
+
+  private readonly groupsDb: Database<GroupMeta, Buffer>
+  private readonly itemsDb: Database<string, Buffer>
+  private readonly historyDb: Database<Buffer, Buffer>
+  private readonly pending = new Map<string, PendingGroup>()
+  private readonly inFlight: InFlight[] = []
+  private readonly listeners: StoreListener[] = []
+  private readonly fsync: boolean
+  private readonly historyLimit: (streamName: string) => HistoryLimit
+  private readonly logger: Logger
+  private failure: GatewayError | undefined
+  private closed = false
+
+  private constructor(
+    private readonly env: RootDatabase,
+    readonly epoch: string,
+    private readonly lock: DataDirLock,
+    options: DurableStoreOptions,
+  ) {
+    this.groupsDb = env.openDB({ name: 'groups', encoding: 'json', keyEncoding: 'binary' })
+    this.itemsDb = env.openDB({ name: 'items', encoding: 'string', keyEncoding: 'binary' })
+    this.historyDb = env.openDB({ name: 'history', encoding: 'binary', keyEncoding: 'binary' })
+    this.fsync = options.fsync ?? false
+    this.historyLimit = options.historyLimit
+    this.logger = (options.logger ?? pino({ level: 'silent' })).child({ store: 'durable' })
+    this.logger.info({ dataDir: options.dataDir, epoch, fsync: this.fsync }, 'durable store opened')
+  }
+
+  // --- state: committed plus in flight ----------------------------------------------------------------------
+
+  private usable() {
+    if (this.failure) throw this.failure
+    if (this.closed) throw unavailable('the gateway is shutting down')
+  }
+
+  /** The group's meta as of every write made so far; undefined for a group never written. */
+  private meta(key: string, prefix: Buffer): GroupMeta | undefined {
+    return this.pending.get(key)?.meta ?? this.groupsDb.get(prefix)
+  }
+
+  /** The group's pending state, for a write: created (from the committed meta, or new) when needed. */
+  private writable(key: string, prefix: Buffer): PendingGroup {
+    let group = this.pending.get(key)
+    if (!group) {
+      group = new PendingGroup(prefix, { ...(this.groupsDb.get(prefix) ?? newGroupMeta()) })
+      this.pending.set(key, group)
+    }
+    return group
+  }
+
+  private item(group: PendingGroup | undefined, prefix: Buffer, id: string): StoredItem | null {
+    const pending = group?.items.get(id)
+    if (pending !== undefined) return pending
+    const json = this.itemsDb.get(itemKey(prefix, id))
+    return json === undefined ? null : (JSON.parse(json) as StoredItem)
+  }
+
+  private items(group: PendingGroup | undefined, prefix: Buffer): Item[] {
+    const stored = new Map<string, StoredItem>()
+    for (const { value } of this.itemsDb.getRange({ start: prefix, end: prefixEnd(prefix) })) {
+      const entry = JSON.parse(value) as StoredItem
+      stored.set(entry.item.id, entry)
+    }
+    for (const [id, entry] of group?.items ?? []) {
+      if (entry) stored.set(id, entry)
+      else stored.delete(id)
+    }
+    return [...stored.values()].sort((a, b) => a.created - b.created).map((entry) => entry.item)
+  }
+
+  /** Answers a read once what it saw is committed. */
+  private async afterCommit<T>(group: PendingGroup | undefined, value: T): Promise<T> {
+    if (group) await group.settled
+    this.usable()
+    return value
+  }
+
+  // --- writes -----------------------------------------------------------------------------------------------
+
+  private tick(group: PendingGroup) {
+    group.meta.seq += 1
+    group.meta.ts = Math.max(Date.now(), group.meta.ts + 1)
+    return { seq: group.meta.seq, timestamp: group.meta.ts, epoch: this.epoch }
+  }
+
+  /** Appends the record to the history, trims it to the stream's limit and queues the group's meta. */
+  private append(streamName: string, group: PendingGroup, record: LogRecord) {
+    const limit = this.historyLimit(streamName)
+    const weight = recordWeight(record)
+    const { meta } = group
+    group.entries.set(record.seq, { record, weight })
+    this.historyDb.put(historyKey(group.prefix, record.seq), encodeHistoryEntry(record, weight))
+    meta.bytes += weight
+    while (meta.first <= meta.seq && (meta.seq - meta.first + 1 > limit.records || meta.bytes > limit.bytes)) {
+      meta.bytes -= this.entryWeight(group, meta.first)
+      group.entries.delete(meta.first)
+      this.historyDb.remove(historyKey(group.prefix, meta.first))
+      meta.first += 1
+    }
+    return this.groupsDb.put(group.prefix, { ...meta })
+  }
+
+  private entryWeight(group: PendingGroup, seq: number): number {
+    const pending = group.entries.get(seq)
+    if (pending) return pending.weight
+    const value = this.historyDb.getBinaryFast(historyKey(group.prefix, seq))
+    return value ? historyEntryWeight(value) : 0
+  }
+
+  /**
+   * Resolves once the write's transaction is committed (and flushed, with fsync), after every earlier write;
+   * then the record goes to the listeners.
+   */
+  private commit<T>(key: string, group: PendingGroup, record: LogRecord, committed: Promise<unknown>, result: T): Promise<T> {
+    group.inFlight += 1
+    const finished = new Promise<T>((resolve, reject) => {
+      const entry: InFlight = {
+        group,
+        key,
+        record,
+        done: false,
+        finish: () => {
+          group.entries.delete(record.seq)
+          if (--group.inFlight === 0 && this.pending.get(key) === group) this.pending.delete(key)
+          for (const listener of this.listeners) listener.record(record)
+          resolve(result)
+        },
+        fail: reject,
+      }
+      this.inFlight.push(entry)
+      const durable = this.fsync ? committed.then(() => this.env.flushed) : committed
+      durable.then(
+        () => {
+          entry.done = true
+          while (this.inFlight[0]?.done) this.inFlight.shift()!.finish()
+        },
+        (error) => this.fail(error),
+      )
+    })
+    group.settled = finished.catch(() => {})
+    return finished
+  }
+
+  private fail(error: unknown) {
+    if (this.failure) return
+    this.failure = unavailable(`the data directory cannot be written: ${(error as Error).message}`)
+    this.logger.error({ err: error }, 'durable store: a commit failed; the store stays unavailable until a restart')
+    for (const entry of this.inFlight.splice(0)) entry.fail(this.failure)
+    this.pending.clear()
+  }
+
+  async get(streamName: string, groupId: string, id: string): Promise<Item | null> {
+    this.usable()
+    const { key, prefix } = this.address(streamName, groupId)
+    const group = this.pending.get(key)
+    return this.afterCommit(group, this.item(group, prefix, id)?.item ?? null)
+  }
+
+  async list(streamName: string, groupId: string): Promise<Item[]> {
+    this.usable()
+    const { key, prefix } = this.address(streamName, groupId)
+    const group = this.pending.get(key)
+    return this.afterCommit(group, this.items(group, prefix))
+  }
+
+  /** The group's key and the prefix of its keys in the environment (a name too long fails here, before any change). */
+  private address(streamName: string, groupId: string) {
+    const key = groupKey(streamName, groupId)
+    return { key, prefix: this.pending.get(key)?.prefix ?? groupPrefix(streamName, groupId) }
+  }
+
+  async set(streamName: string, groupId: string, item: Item): Promise<WriteResult> {
+    this.usable()
+    const { key, prefix } = this.address(streamName, groupId)
+    const itemAt = itemKey(prefix, item.id)
+    const group = this.writable(key, prefix)
+    const previous = this.item(group, prefix, item.id)
+    const position = this.tick(group)
+    const created = previous?.created ?? position.seq
+    group.items.set(item.id, { created, item })
+    this.itemsDb.put(itemAt, storedItemJson(created, JSON.stringify(item)))
+    const record: LogRecord = { streamName, groupId, ...position, kind: previous ? 'update' : 'create', id: item.id, item }
+    const committed = this.append(streamName, group, record)
+    return this.commit(key, group, record, committed, { previous: previous?.item ?? null, record })
+  }
+
+  async delete(streamName: string, groupId: string, id: string): Promise<WriteResult | null> {
+    this.usable()
+    const { key, prefix } = this.address(streamName, groupId)
+    const itemAt = itemKey(prefix, id)
+    const existing = this.pending.get(key)
+    const previous = this.item(existing, prefix, id)
+    if (!previous) return this.afterCommit(existing, null)
+    const group = this.writable(key, prefix)
+    group.items.set(id, null)
+    this.itemsDb.remove(itemAt)
+    const record: LogRecord = { streamName, groupId, ...this.tick(group), kind: 'delete', id, item: previous.item }
+    const committed = this.append(streamName, group, record)
+    return this.commit(key, group, record, committed, { previous: previous.item, record })
+  }
+
+  async send(streamName: string, groupId: string, id: string | undefined, event: CustomEvent): Promise<LogRecord> {
+    this.usable()
+    const { key, prefix } = this.address(streamName, groupId)
+    const group = this.writable(key, prefix)
+    const record: LogRecord = { streamName, groupId, ...this.tick(group), kind: 'event', id, event }
+    const committed = this.append(streamName, group, record)
+    return this.commit(key, group, record, committed, record)
+  }
+
+  // --- reads of the log -------------------------------------------------------------------------------------
+
+  async snapshot(streamName: string, groupId: string, id?: string): Promise<Snapshot> {
+    this.usable()
+    const { key, prefix } = this.address(streamName, groupId)
+    const group = this.pending.get(key)
+    const meta = this.meta(key, prefix)
+    // A group never written: a stamp just below now, so its first change (stamped at least now) follows its
+    // first sync, and nothing is stored.
+    if (!meta) return { items: [], seq: 0, timestamp: Date.now() - 1, epoch: this.epoch }
+    const one = id === undefined ? undefined : this.item(group, prefix, id)
+    const items = id === undefined ? this.items(group, prefix) : one ? [one.item] : []
+    return this.afterCommit(group, { items, seq: meta.seq, timestamp: meta.ts, epoch: this.epoch })
+  }
+
+  async history(streamName: string, groupId: string, epoch: string, afterSeq: number): Promise<LogRecord[] | null> {
+    this.usable()
+    if (epoch !== this.epoch) return null
+    const { key, prefix } = this.address(streamName, groupId)
+    const group = this.pending.get(key)
+    const meta = this.meta(key, prefix)
+    if (!meta) return afterSeq === 0 ? [] : null
+    if (afterSeq > meta.seq || afterSeq + 1 < meta.first) return null
+    const records: LogRecord[] = []
+    let next = afterSeq + 1
+    for (const { value } of this.historyDb.getRange({ start: historyKey(prefix, next), end: historyKey(prefix, meta.seq + 1) })) {
+      const record = decodeHistoryEntry(value, streamName, groupId, this.epoch)
+      if (record.seq !== next) break
+      records.push(record)
+      next += 1
+    }
+    for (; next <= meta.seq; next++) {
+      const entry = group?.entries.get(next)
+      if (!entry) break
+      records.push(entry.record)
+    }
+    // A hole (an entry that a failed commit never wrote) is a gap the history cannot fill.
+    return this.afterCommit(group, next > meta.seq ? records : null)
+  }
+
+  subscribe(listener: StoreListener) {
+    this.listeners.push(listener)
+  }
+
+  watch() {}
+  unwatch() {}
+
+  ready() {
+    return !this.closed && !this.failure
+  }
+
+  /** Waits for the writes in flight, then closes the environment and releases the directory. */
+  async close() {
+    if (this.closed) return
+    this.closed = true
+    await Promise.all([...this.pending.values()].map((group) => group.settled))
+    await this.env.close()
+    await this.lock.release()
+  }
+}
