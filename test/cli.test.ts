@@ -1,5 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
 import { rawClient } from './helpers/raw-ws.ts'
@@ -7,13 +10,22 @@ import { AUTH_CONFIG, FIXTURE_STREAMS, rest, until } from './helpers/gateway.ts'
 
 const BIN = new URL('../bin/streamgate.mjs', import.meta.url).pathname
 const children: ChildProcess[] = []
+const dirs: string[] = []
 afterEach(() => {
   for (const child of children.splice(0)) child.kill('SIGKILL')
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true })
 })
+
+/** A fresh data directory, so the default (durable) store never writes into the working directory. */
+const dataDir = () => {
+  const dir = mkdtempSync(join(tmpdir(), 'streamgate-cli-'))
+  dirs.push(dir)
+  return dir
+}
 
 /** Runs the real `streamgate` binary and resolves with the URL it prints. */
 async function launch(args: string[], env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [BIN, ...args], { env: { STREAMGATE_DATA_DIR: dataDir(), ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   children.push(child)
   let output = ''
   child.stdout!.on('data', (d) => (output += d))
@@ -79,5 +91,25 @@ describe('the streamgate command', () => {
     expect(code).toBe(2)
     expect(err).toMatch(/--port must be a whole number/)
     expect(err).toMatch(/Usage: streamgate/)
+  })
+
+  it('keeps state in --data-dir by default and in memory with --memory: two stores at once exit 2', async () => {
+    const dir = dataDir()
+    const durable = await launch(['--streams', FIXTURE_STREAMS, '--port', '0', '--data-dir', dir])
+    expect((await rest(durable.url, 'PUT', '/streams/todo/cli/a', { title: 'kept' })).status).toBe(201)
+    durable.child.kill('SIGKILL')
+    await once(durable.child, 'exit')
+    const again = await launch(['--streams', FIXTURE_STREAMS, '--port', '0'], { STREAMGATE_DATA_DIR: dir })
+    expect((await rest(again.url, 'GET', '/streams/todo/cli')).body).toEqual([{ title: 'kept', done: false, id: 'a' }])
+    const memory = await launch(['--streams', FIXTURE_STREAMS, '--port', '0', '--memory'], { STREAMGATE_DATA_DIR: '' })
+    expect((await rest(memory.url, 'GET', '/streams/todo/cli')).body).toEqual([])
+    for (const args of [['--memory', '--data-dir', dir], ['--memory', '--redis', 'redis://127.0.0.1:1'], ['--fsync', '--memory']]) {
+      const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, STREAMGATE_DATA_DIR: '' }, stdio: ['ignore', 'pipe', 'pipe'] })
+      let err = ''
+      child.stderr.on('data', (d) => (err += d))
+      const [code] = await once(child, 'exit')
+      expect(code).toBe(2)
+      expect(err.split('\n')[0]).toMatch(/^streamgate: --(memory|fsync)/)
+    }
   })
 })

@@ -99,7 +99,7 @@ export function parseCliOptions(argv: string[], env: NodeJS.ProcessEnv): CliOpti
   const redisUrl = pick('redis', 'STREAMGATE_REDIS_URL')
   const redisPrefix = pick('redis-prefix', 'STREAMGATE_REDIS_PREFIX')
   if (redisPrefix !== undefined && !redisUrl) throw new Error('--redis-prefix needs --redis')
-  const dataDir = pick('data-dir', 'STREAMGATE_DATA_DIR')
+  const dataDir = pick('data-dir', 'STREAMGATE_DATA_DIR') || undefined
   const memory = values.memory || env.STREAMGATE_MEMORY === '1'
   const fsync = values.fsync || env.STREAMGATE_FSYNC === '1'
   if ([memory, redisUrl, dataDir].filter(Boolean).length > 1) throw new Error('--memory, --redis and --data-dir each choose the store: give one')
