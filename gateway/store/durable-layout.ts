@@ -3,7 +3,8 @@ import type { Item, LogRecord } from '../model/records.ts'
 
 /**
  * How the durable store lays stream state out in its LMDB environment (`<data dir>/data.mdb`, one file).
- * Keys are bytes built here, so any name (NUL, `:`, any length up to LMDB's limit) has its own key:
+ * Keys are bytes built here, so any well-formed name (NUL and `:` included, any length up to LMDB's limit)
+ * has its own key:
  * a group is `<u16 byte length><stream name><u16 byte length><group id>` (UTF-8), and the keys of its items
  * and history entries start with that prefix, so one range read covers a group.
  *
@@ -53,7 +54,16 @@ export interface StoredItem {
 /** The stored item as JSON, reusing the item's JSON so it is encoded once per write. */
 export const storedItemJson = (created: number, itemJson: string) => `{"created":${created},"item":${itemJson}}`
 
+/** A lone surrogate has no UTF-8 form: two such names would share a key. */
+const LONE_SURROGATE = /\p{Cs}/u
+
+function checkName(name: string) {
+  if (LONE_SURROGATE.test(name)) throw new GatewayError('INVALID_ARGUMENT', 'names must be well-formed Unicode (no lone surrogates)')
+}
+
 export function groupPrefix(streamName: string, groupId: string): Buffer {
+  checkName(streamName)
+  checkName(groupId)
   const s = Buffer.byteLength(streamName)
   const g = Buffer.byteLength(groupId)
   if (s + g + 4 > MAX_KEY_BYTES) throw tooLong()
@@ -66,6 +76,7 @@ export function groupPrefix(streamName: string, groupId: string): Buffer {
 }
 
 export function itemKey(prefix: Buffer, id: string): Buffer {
+  checkName(id)
   const length = Buffer.byteLength(id)
   if (prefix.length + length > MAX_KEY_BYTES) throw tooLong()
   const key = Buffer.allocUnsafe(prefix.length + length)
