@@ -14,7 +14,8 @@ import type { Item, LogRecord } from '../model/records.ts'
  * | `groups`  | group                        | GroupMeta (JSON): the log position, clock and history bounds     |
  * | `items`   | group + item id (UTF-8)      | StoredItem (JSON): the item and the seq that created it          |
  * | `history` | group + seq (u64 big-endian) | `<u32 weight><record JSON>`: the entry without stream, group and |
- * |           |                              | epoch; the weight (recordWeight) lets trimming skip the JSON     |
+ * |           |                              | epoch; the weight (its payload's JSON length, as recordWeight in |
+ * |           |                              | history.ts) lets trimming skip the JSON                          |
  *
  * The epoch is made once, when the environment is created: it stays as long as the data does. Groups are
  * never removed (as in the other stores); a deleted item's key is removed in the same transaction as its
@@ -39,7 +40,7 @@ export interface GroupMeta {
   ts: number
   /** The seq of the oldest entry the history holds (`seq + 1` when it holds none). */
   first: number
-  /** What the history's entries weigh together (recordWeight). */
+  /** What the history's entries weigh together (their payloads' JSON length). */
   bytes: number
 }
 
@@ -88,7 +89,8 @@ export function itemKey(prefix: Buffer, id: string): Buffer {
 export function historyKey(prefix: Buffer, seq: number): Buffer {
   const key = Buffer.allocUnsafe(prefix.length + 8)
   prefix.copy(key)
-  key.writeBigUInt64BE(BigInt(seq), prefix.length)
+  key.writeUInt32BE(Math.floor(seq / 2 ** 32), prefix.length)
+  key.writeUInt32BE(seq >>> 0, prefix.length + 4)
   return key
 }
 
@@ -97,12 +99,15 @@ export const prefixEnd = (prefix: Buffer) => Buffer.concat([prefix, Buffer.from(
 
 const tooLong = () => new GatewayError('INVALID_ARGUMENT', `stream name, group id and item id may be at most ${MAX_KEY_BYTES - 4} bytes together`)
 
-/** A history entry as stored: the record without the fields its key and the store already tell. */
-export function encodeHistoryEntry(record: LogRecord, weight: number): Buffer {
-  const { streamName: _s, groupId: _g, epoch: _e, ...entry } = record
-  const json = JSON.stringify(entry)
+/**
+ * A history entry as stored: the record without the fields its key and the store already tell, built around
+ * the payload's JSON (the item or the event, encoded once per write), whose length is the entry's weight.
+ */
+export function encodeHistoryEntry(record: LogRecord, payloadJson: string): Buffer {
+  const id = record.id === undefined ? '' : `,"id":${JSON.stringify(record.id)}`
+  const json = `{"seq":${record.seq},"timestamp":${record.timestamp},"kind":"${record.kind}"${id},"${record.kind === 'event' ? 'event' : 'item'}":${payloadJson}}`
   const value = Buffer.allocUnsafe(4 + Buffer.byteLength(json))
-  value.writeUInt32BE(weight, 0)
+  value.writeUInt32BE(payloadJson.length, 0)
   value.write(json, 4)
   return value
 }

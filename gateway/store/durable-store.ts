@@ -18,7 +18,6 @@ import {
   storedItemJson,
 } from './durable-layout.ts'
 import { openDataDir } from './durable-open.ts'
-import { recordWeight } from './history.ts'
 import type { HistoryLimit, Store, StoreListener, WriteResult } from './store.ts'
 
 export interface DurableStoreOptions {
@@ -48,9 +47,6 @@ class PendingGroup {
 
 /** A write waiting for its commit; writes finish in the order they were made. */
 interface InFlight {
-  group: PendingGroup
-  key: string
-  record: LogRecord
   done: boolean
   finish(): void
   fail(error: GatewayError): void
@@ -164,13 +160,16 @@ export class DurableStore implements Store {
     return { seq: group.meta.seq, timestamp: group.meta.ts, epoch: this.epoch }
   }
 
-  /** Appends the record to the history, trims it to the stream's limit and queues the group's meta. */
-  private append(streamName: string, group: PendingGroup, record: LogRecord) {
+  /**
+   * Appends the record to the history, trims it to the stream's limit and queues the group's meta; `payloadJson`
+   * is the record's item or event as JSON, and its length the record's weight (as recordWeight in history.ts).
+   */
+  private append(streamName: string, group: PendingGroup, record: LogRecord, payloadJson: string) {
     const limit = this.historyLimit(streamName)
-    const weight = recordWeight(record)
+    const weight = payloadJson.length
     const { meta } = group
     group.entries.set(record.seq, { record, weight })
-    this.historyDb.put(historyKey(group.prefix, record.seq), encodeHistoryEntry(record, weight))
+    this.historyDb.put(historyKey(group.prefix, record.seq), encodeHistoryEntry(record, payloadJson))
     meta.bytes += weight
     while (meta.first <= meta.seq && (meta.seq - meta.first + 1 > limit.records || meta.bytes > limit.bytes)) {
       meta.bytes -= this.entryWeight(group, meta.first)
@@ -196,9 +195,6 @@ export class DurableStore implements Store {
     group.inFlight += 1
     const finished = new Promise<T>((resolve, reject) => {
       const entry: InFlight = {
-        group,
-        key,
-        record,
         done: false,
         finish: () => {
           group.entries.delete(record.seq)
@@ -258,10 +254,11 @@ export class DurableStore implements Store {
     const previous = this.item(group, prefix, item.id)
     const position = this.tick(group)
     const created = previous?.created ?? position.seq
+    const itemJson = JSON.stringify(item)
     group.items.set(item.id, { created, item })
-    this.itemsDb.put(itemAt, storedItemJson(created, JSON.stringify(item)))
+    this.itemsDb.put(itemAt, storedItemJson(created, itemJson))
     const record: LogRecord = { streamName, groupId, ...position, kind: previous ? 'update' : 'create', id: item.id, item }
-    const committed = this.append(streamName, group, record)
+    const committed = this.append(streamName, group, record, itemJson)
     return this.commit(key, group, record, committed, { previous: previous?.item ?? null, record })
   }
 
@@ -276,7 +273,7 @@ export class DurableStore implements Store {
     group.items.set(id, null)
     this.itemsDb.remove(itemAt)
     const record: LogRecord = { streamName, groupId, ...this.tick(group), kind: 'delete', id, item: previous.item }
-    const committed = this.append(streamName, group, record)
+    const committed = this.append(streamName, group, record, JSON.stringify(previous.item))
     return this.commit(key, group, record, committed, { previous: previous.item, record })
   }
 
@@ -285,7 +282,7 @@ export class DurableStore implements Store {
     const { key, prefix } = this.address(streamName, groupId)
     const group = this.writable(key, prefix)
     const record: LogRecord = { streamName, groupId, ...this.tick(group), kind: 'event', id, event }
-    const committed = this.append(streamName, group, record)
+    const committed = this.append(streamName, group, record, JSON.stringify(event))
     return this.commit(key, group, record, committed, record)
   }
 
