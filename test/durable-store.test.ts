@@ -1,7 +1,8 @@
-import { mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import fc from 'fast-check'
+import { open as openLmdb } from 'lmdb'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Item, LogRecord } from '../gateway/model/records.ts'
 import { DurableStore } from '../gateway/store/durable-store.ts'
@@ -93,6 +94,53 @@ describe('the durable store across restarts', () => {
     expect(second.epoch).not.toBe(epoch)
     expect(await second.list('s', 'g')).toEqual([])
     expect(await second.history('s', 'g', epoch, 0)).toBeNull()
+  })
+
+  it('starts a new epoch for a copy of the data (a restored backup); the same file moved keeps its epoch', async () => {
+    const dir = newDir()
+    const first = await open(dir)
+    await first.set('s', 'g', { id: 'a' })
+    await first.close()
+    stores.splice(0)
+    const moved = `${dir}-moved`
+    dirs.push(moved)
+    renameSync(dir, moved)
+    const again = await open(moved)
+    expect(again.epoch).toBe(first.epoch)
+    await again.close()
+    stores.splice(0)
+    const copy = newDir()
+    cpSync(join(moved, 'data.mdb'), join(copy, 'data.mdb'))
+    const restored = await open(copy)
+    expect(restored.epoch).not.toBe(first.epoch)
+    expect(await restored.list('s', 'g')).toEqual([{ id: 'a' }])
+    expect(await restored.history('s', 'g', first.epoch, 0)).toBeNull()
+  })
+
+  it('starts a new epoch after an unclean stop on an earlier boot without fsync (its last writes may be lost), not with fsync', async () => {
+    for (const fsync of [false, true]) {
+      const dir = newDir()
+      const first = await DurableStore.open({ dataDir: dir, fsync, historyLimit: () => LIMIT })
+      await first.set('s', 'g', { id: 'a' })
+      await first.close()
+      // As the run record stands when the machine lost power: still open, written under another boot.
+      const env = openLmdb({ path: dir, maxDbs: 12 })
+      const store = env.openDB({ name: 'store', encoding: 'json' })
+      await store.put('run', { ...store.get('run'), open: true, boot: 'an-earlier-boot' })
+      await env.close()
+      const second = await open(dir)
+      if (fsync) expect(second.epoch).toBe(first.epoch)
+      else expect(second.epoch).not.toBe(first.epoch)
+      expect(await second.list('s', 'g')).toEqual([{ id: 'a' }])
+      // A crash on the same boot (kill -9) keeps the epoch: the process lost nothing it acknowledged.
+      await second.close()
+      stores.splice(0)
+      const env2 = openLmdb({ path: dir, maxDbs: 12 })
+      const store2 = env2.openDB({ name: 'store', encoding: 'json' })
+      await store2.put('run', { ...store2.get('run'), open: true })
+      await env2.close()
+      expect((await open(dir)).epoch).toBe(second.epoch)
+    }
   })
 
   it('refuses a second owner of the directory with one line naming it, and lets it go on close', async () => {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
-import { closeSync, mkdirSync, openSync, readdirSync, readSync, statSync } from 'node:fs'
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs'
+import { uptime } from 'node:os'
 import { join, resolve } from 'node:path'
 import { open as openLmdb, type RootDatabase } from 'lmdb'
 import { DataDirLock } from './data-dir-lock.ts'
@@ -11,7 +12,25 @@ const OURS = new Set(['data.mdb', 'lock.mdb', 'lock'])
 export interface OpenedDataDir {
   env: RootDatabase
   epoch: string
-  lock: DataDirLock
+  /** Why the epoch the data had was replaced by a new one (resume tokens from before then reset). */
+  replaced?: string
+  /** Records a clean stop, closes the environment and releases the directory. */
+  close(): Promise<void>
+}
+
+/**
+ * This process's run, as recorded in the store: the next start compares it with what it finds. A data file
+ * with another identity is a copy (a restored backup may be older than tokens clients hold); a run that did
+ * not stop cleanly, without fsync, on an earlier boot of the machine may have lost its last acknowledged
+ * writes. Either way the seqs after the data's end may be handed out again, so a new epoch starts and every
+ * old token resets instead of resuming past a gap.
+ */
+interface Run {
+  /** `<dev>:<inode>` of data.mdb. */
+  file: string
+  boot: string
+  fsync: boolean
+  open: boolean
 }
 
 /**
@@ -19,7 +38,7 @@ export interface OpenedDataDir {
  * a directory, not writable, someone else's files, in use by another process, damaged, written by a newer
  * format) is one line that names it, thrown before anything in it is written.
  */
-export async function openDataDir(dataDir: string): Promise<OpenedDataDir> {
+export async function openDataDir(dataDir: string, fsync: boolean): Promise<OpenedDataDir> {
   const dir = resolve(dataDir)
   try {
     mkdirSync(dir, { recursive: true })
@@ -45,7 +64,34 @@ export async function openDataDir(dataDir: string): Promise<OpenedDataDir> {
       throw new Error(`cannot open data directory ${dir}: ${reason(error)}`)
     }
     try {
-      return { env, epoch: existing ? readEpoch(env, dir) : initialise(env), lock }
+      const kept = existing ? readEpoch(env, dir) : undefined
+      const store = env.openDB({ name: DATABASES.store, encoding: 'json' })
+      const run: Run = { file: identity(file), boot: bootId(), fsync, open: true }
+      const last = store.get('run') as Run | undefined
+      const replaced =
+        kept === undefined
+          ? undefined
+          : last?.file !== run.file
+            ? 'data.mdb is a copy (restored from a backup, or copied here)'
+            : last.open && !last.fsync && last.boot !== run.boot
+              ? 'the machine restarted while streamgate ran without --fsync, so its last acknowledged writes may be lost'
+              : undefined
+      const epoch = kept !== undefined && !replaced ? kept : randomBytes(9).toString('base64url')
+      env.transactionSync(() => {
+        store.putSync('format', FORMAT)
+        store.putSync('epoch', epoch)
+        store.putSync('run', run)
+      })
+      const close = async () => {
+        try {
+          await store.put('run', { ...run, open: false })
+        } catch {
+          // A store that cannot write any more stops as after a crash.
+        }
+        await env.close()
+        await lock.release()
+      }
+      return { env, epoch, replaced, close }
     } catch (error) {
       await env.close()
       throw error
@@ -78,15 +124,18 @@ function readEpoch(env: RootDatabase, dir: string): string {
   return epoch
 }
 
-/** A new environment: its format and epoch are committed before anything is served. */
-function initialise(env: RootDatabase): string {
-  const epoch = randomBytes(9).toString('base64url')
-  const store = env.openDB({ name: DATABASES.store, encoding: 'json' })
-  env.transactionSync(() => {
-    store.putSync('format', FORMAT)
-    store.putSync('epoch', epoch)
-  })
-  return epoch
+const identity = (file: string) => {
+  const stat = statSync(file, { bigint: true })
+  return `${stat.dev}:${stat.ino}`
+}
+
+/** Linux names each boot; elsewhere the boot time, to the minute, stands in for it. */
+function bootId(): string {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()
+  } catch {
+    return `boot-at-${Math.round(Date.now() / 60_000 - uptime() / 60)}`
+  }
 }
 
 /**

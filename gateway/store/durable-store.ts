@@ -3,7 +3,6 @@ import { pino, type Logger } from 'pino'
 import { GatewayError } from '../model/errors.ts'
 import { groupKey } from '../model/group-key.ts'
 import type { CustomEvent, Item, LogRecord, Snapshot } from '../model/records.ts'
-import type { DataDirLock } from './data-dir-lock.ts'
 import {
   decodeHistoryEntry,
   encodeHistoryEntry,
@@ -17,7 +16,7 @@ import {
   type StoredItem,
   storedItemJson,
 } from './durable-layout.ts'
-import { openDataDir } from './durable-open.ts'
+import { type OpenedDataDir, openDataDir } from './durable-open.ts'
 import type { HistoryLimit, Store, StoreListener, WriteResult } from './store.ts'
 
 export interface DurableStoreOptions {
@@ -72,8 +71,7 @@ const unavailable = (why: string) => new GatewayError('UNAVAILABLE', `the store 
  */
 export class DurableStore implements Store {
   static async open(options: DurableStoreOptions): Promise<DurableStore> {
-    const { env, epoch, lock } = await openDataDir(options.dataDir)
-    return new DurableStore(env, epoch, lock, options)
+    return new DurableStore(await openDataDir(options.dataDir, options.fsync ?? false), options)
   }
 
   private readonly groupsDb: Database<GroupMeta, Buffer>
@@ -85,21 +83,25 @@ export class DurableStore implements Store {
   private readonly fsync: boolean
   private readonly historyLimit: (streamName: string) => HistoryLimit
   private readonly logger: Logger
+  private readonly env: RootDatabase
+  readonly epoch: string
   private failure: GatewayError | undefined
   private closed = false
 
   private constructor(
-    private readonly env: RootDatabase,
-    readonly epoch: string,
-    private readonly lock: DataDirLock,
+    private readonly dataDir: OpenedDataDir,
     options: DurableStoreOptions,
   ) {
+    const { env, epoch } = dataDir
+    this.env = env
+    this.epoch = epoch
     this.groupsDb = env.openDB({ name: 'groups', encoding: 'json', keyEncoding: 'binary' })
     this.itemsDb = env.openDB({ name: 'items', encoding: 'string', keyEncoding: 'binary' })
     this.historyDb = env.openDB({ name: 'history', encoding: 'binary', keyEncoding: 'binary' })
     this.fsync = options.fsync ?? false
     this.historyLimit = options.historyLimit
     this.logger = (options.logger ?? pino({ level: 'silent' })).child({ store: 'durable' })
+    if (dataDir.replaced) this.logger.warn({ dataDir: options.dataDir, epoch }, `durable store: a new epoch, so resume tokens from before reset: ${dataDir.replaced}`)
     this.logger.info({ dataDir: options.dataDir, epoch, fsync: this.fsync }, 'durable store opened')
   }
 
@@ -342,7 +344,6 @@ export class DurableStore implements Store {
     if (this.closed) return
     this.closed = true
     await Promise.all([...this.pending.values()].map((group) => group.settled))
-    await this.env.close()
-    await this.lock.release()
+    await this.dataDir.close()
   }
 }
