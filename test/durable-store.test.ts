@@ -2,7 +2,6 @@ import { cpSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, trunca
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import fc from 'fast-check'
-import { open as openLmdb } from 'lmdb'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Item, LogRecord } from '../gateway/model/records.ts'
 import { DurableStore } from '../gateway/store/durable-store.ts'
@@ -32,6 +31,13 @@ async function reopen(store: DurableStore, dataDir: string, historyLimit = LIMIT
   await store.close()
   stores.splice(stores.indexOf(store), 1)
   return open(dataDir, historyLimit)
+}
+
+/** Rewrites the last run's record as a crash leaves it (still open), optionally on another boot. */
+function markUnclean(dir: string, boot?: string) {
+  const file = join(dir, 'run.json')
+  const run = JSON.parse(readFileSync(file, 'utf8'))
+  writeFileSync(file, JSON.stringify({ ...run, open: true, ...(boot ? { boot } : {}) }))
 }
 
 /** `open` must fail with exactly one line that matches. */
@@ -123,11 +129,8 @@ describe('the durable store across restarts', () => {
       const first = await DurableStore.open({ dataDir: dir, fsync, historyLimit: () => LIMIT })
       await first.set('s', 'g', { id: 'a' })
       await first.close()
-      // As the run record stands when the machine lost power: still open, written under another boot.
-      const env = openLmdb({ path: dir, maxDbs: 12 })
-      const store = env.openDB({ name: 'store', encoding: 'json' })
-      await store.put('run', { ...store.get('run'), open: true, boot: 'an-earlier-boot' })
-      await env.close()
+      // The run record as a power loss leaves it: still open, written under another boot.
+      markUnclean(dir, 'an-earlier-boot')
       const second = await open(dir)
       if (fsync) expect(second.epoch).toBe(first.epoch)
       else expect(second.epoch).not.toBe(first.epoch)
@@ -135,12 +138,24 @@ describe('the durable store across restarts', () => {
       // A crash on the same boot (kill -9) keeps the epoch: the process lost nothing it acknowledged.
       await second.close()
       stores.splice(0)
-      const env2 = openLmdb({ path: dir, maxDbs: 12 })
-      const store2 = env2.openDB({ name: 'store', encoding: 'json' })
-      await store2.put('run', { ...store2.get('run'), open: true })
-      await env2.close()
+      markUnclean(dir)
       expect((await open(dir)).epoch).toBe(second.epoch)
     }
+  })
+
+  it('after an unclean stop on an earlier boot, reads the whole file first: damaged pages are one line, not a crash', async () => {
+    const dir = newDir()
+    const store = await open(dir)
+    for (let n = 0; n < 100; n++) await store.set('s', 'g', { id: `i${n}`, pad: 'x'.repeat(3000) })
+    await store.close()
+    stores.splice(0)
+    const file = join(dir, 'data.mdb')
+    const bytes = readFileSync(file)
+    bytes.fill(0x5a, 2 * 4096)
+    writeFileSync(file, bytes)
+    markUnclean(dir, 'an-earlier-boot')
+    await refused(dir, /^data directory .* is damaged: data\.mdb has damaged pages: .*nothing was changed/)
+    expect(readFileSync(file).equals(bytes)).toBe(true)
   })
 
   it('refuses a second owner of the directory with one line naming it, and lets it go on close', async () => {

@@ -1,13 +1,14 @@
 import { randomBytes } from 'node:crypto'
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs'
-import { uptime } from 'node:os'
+import { mkdirSync, readdirSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { open as openLmdb, type RootDatabase } from 'lmdb'
 import { DataDirLock } from './data-dir-lock.ts'
+import { afterLastRun, currentRun, fsyncPath, readRun, RUN_FILES, writeRun } from './data-dir-run.ts'
 import { DATABASES, FORMAT } from './durable-layout.ts'
+import { lmdbFileDamage, lmdbTreeDamage } from './lmdb-file-check.ts'
 
-/** What a data directory may hold: LMDB's two files and the lock socket. */
-const OURS = new Set(['data.mdb', 'lock.mdb', 'lock'])
+/** What a data directory may hold: LMDB's two files, the last run's record and the lock socket. */
+const OURS = new Set(['data.mdb', 'lock.mdb', 'lock', ...RUN_FILES])
 
 export interface OpenedDataDir {
   env: RootDatabase
@@ -16,21 +17,6 @@ export interface OpenedDataDir {
   replaced?: string
   /** Records a clean stop, closes the environment and releases the directory. */
   close(): Promise<void>
-}
-
-/**
- * This process's run, as recorded in the store: the next start compares it with what it finds. A data file
- * with another identity is a copy (a restored backup may be older than tokens clients hold); a run that did
- * not stop cleanly, without fsync, on an earlier boot of the machine may have lost its last acknowledged
- * writes. Either way the seqs after the data's end may be handed out again, so a new epoch starts and every
- * old token resets instead of resuming past a gap.
- */
-interface Run {
-  /** `<dev>:<inode>` of data.mdb. */
-  file: string
-  boot: string
-  fsync: boolean
-  open: boolean
 }
 
 /**
@@ -53,42 +39,42 @@ export async function openDataDir(dataDir: string, fsync: boolean): Promise<Open
   try {
     const file = join(dir, 'data.mdb')
     const existing = sizeOf(file) > 0
+    const damaged = (why: string) => new Error(`data directory ${dir} is damaged: data.mdb ${why}; nothing was changed (restore it from a backup, or move it away to start empty)`)
+    const after = existing ? afterLastRun(readRun(dir), currentRun(file, fsync)) : { verify: false }
     if (existing) {
-      const damage = lmdbFileDamage(file)
-      if (damage) throw new Error(`data directory ${dir} is damaged: data.mdb ${damage}; nothing was changed (restore it from a backup, or move it away to start empty)`)
+      const damage = lmdbFileDamage(file) ?? (after.verify ? lmdbTreeDamage(dir) : undefined)
+      if (damage) throw damaged(damage)
     }
     let env: RootDatabase
     try {
-      env = openLmdb({ path: dir, maxDbs: 12 })
+      // Without fsync LMDB only writes: a commit is safe from a crash of the process at once, and the run
+      // record tells the next start when the machine went down before the disk had it all.
+      env = openLmdb({ path: dir, maxDbs: 12, noSync: !fsync })
     } catch (error) {
       throw new Error(`cannot open data directory ${dir}: ${reason(error)}`)
     }
     try {
       const kept = existing ? readEpoch(env, dir) : undefined
-      const store = env.openDB({ name: DATABASES.store, encoding: 'json' })
-      const run: Run = { file: identity(file), boot: bootId(), fsync, open: true }
-      const last = store.get('run') as Run | undefined
-      const replaced =
-        kept === undefined
-          ? undefined
-          : last?.file !== run.file
-            ? 'data.mdb is a copy (restored from a backup, or copied here)'
-            : last.open && !last.fsync && last.boot !== run.boot
-              ? 'the machine restarted while streamgate ran without --fsync, so its last acknowledged writes may be lost'
-              : undefined
+      const replaced = kept === undefined ? undefined : after.replaced
       const epoch = kept !== undefined && !replaced ? kept : randomBytes(9).toString('base64url')
+      const store = env.openDB({ name: DATABASES.store, encoding: 'json' })
       env.transactionSync(() => {
         store.putSync('format', FORMAT)
         store.putSync('epoch', epoch)
-        store.putSync('run', run)
       })
+      // The epoch is on the disk before the run is recorded as open; at a clean stop everything is, before it
+      // is recorded as closed.
+      fsyncPath(file)
+      const run = currentRun(file, fsync)
+      writeRun(dir, run)
       const close = async () => {
-        try {
-          await store.put('run', { ...run, open: false })
-        } catch {
-          // A store that cannot write any more stops as after a crash.
-        }
         await env.close()
+        try {
+          fsyncPath(file)
+          writeRun(dir, { ...run, open: false })
+        } catch {
+          // A directory that cannot be written any more: the next start treats the stop as unclean.
+        }
         await lock.release()
       }
       return { env, epoch, replaced, close }
@@ -124,47 +110,4 @@ function readEpoch(env: RootDatabase, dir: string): string {
   return epoch
 }
 
-const identity = (file: string) => {
-  const stat = statSync(file, { bigint: true })
-  return `${stat.dev}:${stat.ino}`
-}
 
-/** Linux names each boot; elsewhere the boot time, to the minute, stands in for it. */
-function bootId(): string {
-  try {
-    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()
-  } catch {
-    return `boot-at-${Math.round(Date.now() / 60_000 - uptime() / 60)}`
-  }
-}
-
-/**
- * LMDB trusts its file: a truncated or overwritten data.mdb makes it read outside the file (SIGBUS) or follow
- * garbage (SIGSEGV), a crash on every start. So its two meta pages are checked first (the MDB_meta layout of
- * the LMDB that lmdb-js bundles: a 24-byte page header, then magic, version, the free and main databases'
- * records, the last page number and the transaction id). A bit flip inside a data page is not detected: LMDB
- * has no page checksums.
- */
-function lmdbFileDamage(file: string): string | undefined {
-  const META = 0x08
-  const MAGIC = 0xbeefc0de
-  const fd = openSync(file, 'r')
-  try {
-    const size = statSync(file).size
-    const head = Buffer.alloc(160)
-    if (readSync(fd, head, 0, head.length, 0) < head.length) return 'is too short to be an LMDB file'
-    const pageSize = head.readUInt32LE(48)
-    if (pageSize < 512 || pageSize > 65536 || (pageSize & (pageSize - 1)) !== 0) return 'is not an LMDB file (no valid meta page)'
-    if (size < 2 * pageSize) return 'is too short to be an LMDB file'
-    for (const page of [0, 1]) {
-      const meta = Buffer.alloc(160)
-      readSync(fd, meta, 0, meta.length, page * pageSize)
-      if ((meta.readUInt16LE(18) & META) === 0 || meta.readUInt32LE(24) !== MAGIC) return `is not an LMDB file (meta page ${page} is not valid)`
-      const lastPage = Number(meta.readBigUInt64LE(144))
-      if ((lastPage + 1) * pageSize > size) return `is truncated (${size} bytes, its meta page ${page} needs ${(lastPage + 1) * pageSize})`
-    }
-    return undefined
-  } finally {
-    closeSync(fd)
-  }
-}
