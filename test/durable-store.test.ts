@@ -33,6 +33,16 @@ async function reopen(store: DurableStore, dataDir: string, historyLimit = LIMIT
   return open(dataDir, historyLimit)
 }
 
+/** A data directory with `items` items of `pad` bytes each, its store closed again. */
+async function closedStore(items: number, pad: number) {
+  const dir = newDir()
+  const store = await open(dir)
+  await Promise.all(Array.from({ length: items }, (_, n) => store.set('s', 'g', { id: `i${n}`, pad: 'x'.repeat(pad) })))
+  await store.close()
+  stores.splice(stores.indexOf(store), 1)
+  return { dir, file: join(dir, 'data.mdb') }
+}
+
 /** Rewrites the last run's record as a crash leaves it (still open), optionally on another boot. */
 function markUnclean(dir: string, boot?: string) {
   const file = join(dir, 'run.json')
@@ -144,12 +154,7 @@ describe('the durable store across restarts', () => {
   })
 
   it('after an unclean stop on an earlier boot, reads the whole file first: damaged pages are one line, not a crash', async () => {
-    const dir = newDir()
-    const store = await open(dir)
-    for (let n = 0; n < 100; n++) await store.set('s', 'g', { id: `i${n}`, pad: 'x'.repeat(3000) })
-    await store.close()
-    stores.splice(0)
-    const file = join(dir, 'data.mdb')
+    const { dir, file } = await closedStore(100, 3000)
     const bytes = readFileSync(file)
     bytes.fill(0x5a, 2 * 4096)
     writeFileSync(file, bytes)
@@ -171,12 +176,7 @@ describe('the durable store across restarts', () => {
     await refused(foreign, /^cannot use data directory .* holds other files \(notes\.txt\) and no data\.mdb/)
     await refused(join(foreign, 'notes.txt'), /^cannot use data directory .*notes\.txt: (EEXIST|ENOTDIR)/)
 
-    const dir = newDir()
-    const store = await open(dir)
-    for (let n = 0; n < 200; n++) await store.set('s', 'g', { id: `i${n}`, pad: 'x'.repeat(2000) })
-    await store.close()
-    stores.splice(0)
-    const file = join(dir, 'data.mdb')
+    const { dir, file } = await closedStore(200, 2000)
     const intact = readFileSync(file)
 
     truncateSync(file, Math.floor(intact.length / 2))

@@ -17,7 +17,8 @@ import type { Item, LogRecord } from '../model/records.ts'
  * |           |                              | epoch; the weight (its payload's JSON length, as recordWeight in |
  * |           |                              | history.ts) lets trimming skip the JSON                          |
  *
- * The epoch is made once, when the environment is created: it stays as long as the data does. Groups are
+ * The epoch is made when the environment is created and stays as long as the data does, unless the last run's
+ * record says the data may lack acknowledged writes or is a copy (data-dir-run.ts). Groups are
  * never removed (as in the other stores); a deleted item's key is removed in the same transaction as its
  * delete record is appended, and trimmed history entries are removed in the transaction that trims them, so
  * the file holds the items plus each group's history (LMDB reuses the freed pages; the file never shrinks).

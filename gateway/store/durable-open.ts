@@ -22,14 +22,15 @@ export interface OpenedDataDir {
 /**
  * Creates or opens the data directory, owned by this process from then on. Every way it can be unusable (not
  * a directory, not writable, someone else's files, in use by another process, damaged, written by a newer
- * format) is one line that names it, thrown before anything in it is written.
+ * format) is one line that names it, thrown before LMDB maps or writes its file.
  */
 export async function openDataDir(dataDir: string, fsync: boolean): Promise<OpenedDataDir> {
   const dir = resolve(dataDir)
   try {
     mkdirSync(dir, { recursive: true })
-    const foreign = readdirSync(dir).filter((name) => !OURS.has(name))
-    if (foreign.length > 0 && !readdirSync(dir).includes('data.mdb')) {
+    const names = readdirSync(dir)
+    const foreign = names.filter((name) => !OURS.has(name))
+    if (foreign.length > 0 && !names.includes('data.mdb')) {
       throw new Error(`it holds other files (${foreign.slice(0, 3).join(', ')}) and no data.mdb: point --data-dir at an empty or a streamgate directory`)
     }
   } catch (error) {

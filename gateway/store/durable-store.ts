@@ -61,10 +61,11 @@ const unavailable = (why: string) => new GatewayError('UNAVAILABLE', `the store 
  * plus the writes still in flight, then queue their puts: LMDB commits everything queued in one event-loop
  * turn as one transaction on its own thread (group commit), so a write's item, its log entry, its trimming
  * and the group's position land together or not at all. A write resolves, and its record reaches the
- * listeners, only after that commit: then a `kill -9` loses nothing acknowledged. LMDB keeps a committed
- * transaction through a process crash at once and flushes it to disk in the background; with `fsync` a write
- * also waits for the flush (power loss). Reads see what is in flight too, and answer once it is committed,
- * so nobody is shown state a crash could take back.
+ * listeners, only after that commit: a committed transaction is in the file (the OS's page cache) at once, so
+ * a `kill -9` right after loses nothing acknowledged. Without `fsync` the OS writes it to the disk when it
+ * likes, and a machine crash may lose the last seconds (the next start knows: data-dir-run.ts); with `fsync` a
+ * write also waits for LMDB's flush. Reads see what is in flight too, and answer once it is committed, so
+ * nobody is shown state a crash could take back.
  *
  * A commit that fails (a full disk) leaves the store failed: every call fails with UNAVAILABLE and
  * readiness is false until a restart, which finds the data as of the last commit that succeeded.
