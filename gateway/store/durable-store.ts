@@ -79,7 +79,9 @@ export class DurableStore implements Store {
   private readonly itemsDb: Database<string, Buffer>
   private readonly historyDb: Database<Buffer, Buffer>
   private readonly pending = new Map<string, PendingGroup>()
-  private readonly inFlight: InFlight[] = []
+  /** Writes waiting for their commit, in the order they were made, from `inFlightHead` on. */
+  private inFlight: InFlight[] = []
+  private inFlightHead = 0
   private readonly listeners: StoreListener[] = []
   private readonly fsync: boolean
   private readonly historyLimit: (streamName: string) => HistoryLimit
@@ -212,7 +214,7 @@ export class DurableStore implements Store {
       durable.then(
         () => {
           entry.done = true
-          while (this.inFlight[0]?.done) this.inFlight.shift()!.finish()
+          this.finishCommitted()
         },
         (error) => this.fail(error),
       )
@@ -221,11 +223,22 @@ export class DurableStore implements Store {
     return finished
   }
 
+  /** Finishes the committed writes at the head of the queue (a head index: a batch is thousands of writes). */
+  private finishCommitted() {
+    while (this.inFlight[this.inFlightHead]?.done) this.inFlight[this.inFlightHead++]!.finish()
+    if (this.inFlightHead === this.inFlight.length || (this.inFlightHead > 1024 && this.inFlightHead * 2 > this.inFlight.length)) {
+      this.inFlight = this.inFlight.slice(this.inFlightHead)
+      this.inFlightHead = 0
+    }
+  }
+
   private fail(error: unknown) {
     if (this.failure) return
     this.failure = unavailable(`the data directory cannot be written: ${(error as Error).message}`)
     this.logger.error({ err: error }, 'durable store: a commit failed; the store stays unavailable until a restart')
-    for (const entry of this.inFlight.splice(0)) entry.fail(this.failure)
+    for (const entry of this.inFlight.slice(this.inFlightHead)) entry.fail(this.failure)
+    this.inFlight = []
+    this.inFlightHead = 0
     this.pending.clear()
   }
 
