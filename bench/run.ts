@@ -7,7 +7,21 @@ import type { FlowJob, FlowResult, IdleResult, Mode, StormResult, SubscribersRes
 import { LoadgenProcess } from './lib/loadgen-process.ts'
 import { cpuWindow, listenDrops, machineInfo, memory } from './lib/proc.ts'
 import { type CaseRecord, type RunRecord, writeReports } from './lib/report.ts'
-import { CROSS_INSTANCE, REPO, type RunningServer, type ServerKind, serverKind, startServer, streamgateHasConnect, streamgateHasGrpc, SYSTEM_NAMES, type SystemName, TMP } from './lib/systems.ts'
+import {
+  CROSS_INSTANCE,
+  REPO,
+  type RunningServer,
+  type ServerKind,
+  serverKind,
+  startServer,
+  STORE_KINDS,
+  type StoreKind,
+  streamgateHasConnect,
+  streamgateHasGrpc,
+  SYSTEM_NAMES,
+  type SystemName,
+  TMP,
+} from './lib/systems.ts'
 
 /**
  * The benchmark orchestrator: starts every system under test and the load generators as processes of their
@@ -44,6 +58,10 @@ const USAGE = `Usage: node --import tsx bench/run.ts [flags]
   --writes-api LIST   rest,inproc,connect,grpc,motia (default: all; connect/grpc when streamgate has them)
   --writes-rate R     writes/s for the fixed-rate write latency (default 25: with 1,000 subscribers
                       25,000 deliveries/s, below every system's fan-out saturation; measured over >= 4 s)
+  --writes-store LIST streamgate's store in the writes scenario: memory,durable,durable-fsync (default:
+                      memory; durable = --data-dir in bench/.tmp, durable-fsync = with --fsync)
+  --writes-lanes L    writes in flight at saturation (connections, or in-process concurrent writers;
+                      default 8; the durable store's goal is stated at 1000)
   --src-addrs K       spread client connections over 127.0.0.2..(K+1) (default 1: 127.0.0.1)
   --quiet-wait S      before each case, wait up to S seconds for the machine to be quiet (< 25 % busy
                       over 1 s; other people's work), then run anyway (default 0: do not wait)
@@ -75,6 +93,8 @@ const { values: flags } = parseArgs({
     'writes-subs': { type: 'string' },
     'writes-api': { type: 'string' },
     'writes-rate': { type: 'string' },
+    'writes-store': { type: 'string' },
+    'writes-lanes': { type: 'string' },
     'src-addrs': { type: 'string' },
     'quiet-wait': { type: 'string' },
     'cpu-prof': { type: 'boolean' },
@@ -119,6 +139,8 @@ const plan = {
   writesSubs: numbers(flags['writes-subs'], [0, 1000]),
   writesApis: list(flags['writes-api'], ['rest', 'inproc', 'connect', 'grpc', 'motia'], ['rest', 'inproc', 'connect', 'grpc', 'motia'] as const),
   writesRate: num(flags['writes-rate'], 25),
+  writesStores: list<StoreKind>(flags['writes-store'], ['memory'], STORE_KINDS),
+  writesLanes: num(flags['writes-lanes'], 8),
   srcAddrs: num(flags['src-addrs'], 1),
   quietWaitS: num(flags['quiet-wait'], 0),
   cpuProf: flags['cpu-prof'] ?? false,
@@ -197,10 +219,10 @@ async function settledRss(pid: number, ms = 1000, samples = 5): Promise<number> 
   return values[Math.floor(values.length / 2)]!
 }
 
-async function withServers<T>(kinds: ServerKind[], body: (servers: Map<ServerKind, RunningServer>) => Promise<T>): Promise<T> {
+async function withServers<T>(kinds: ServerKind[], body: (servers: Map<ServerKind, RunningServer>) => Promise<T>, store?: StoreKind): Promise<T> {
   const servers = new Map<ServerKind, RunningServer>()
   try {
-    for (const kind of kinds) if (!servers.has(kind)) servers.set(kind, await startServer(kind, startOptions(kind)))
+    for (const kind of kinds) if (!servers.has(kind)) servers.set(kind, await startServer(kind, { ...startOptions(kind), store }))
     return await body(servers)
   } finally {
     for (const server of servers.values()) await server.stop()
@@ -435,12 +457,21 @@ async function stormCase(transport: Transport, system: SystemName) {
 
 type WriteApi = (typeof plan.writesApis)[number]
 
-async function writesCase(api: WriteApi, server: RunningServer, subs: number, mode: Mode) {
+async function writesCase(api: WriteApi, server: RunningServer, subs: number, mode: Mode, store?: StoreKind) {
   const system: SystemName = api === 'motia' ? 'motia' : 'streamgate'
   const caseId = nextCaseId()
   const rate = plan.writesRate
-  const lanes = mode === 'fixed' ? 4 : 8
-  const base = { scenario: 'writes' as const, system, api, n: subs, mode, label: `${api} ${mode}${mode === 'fixed' ? ` ${rate}/s` : ''}, ${subs} subscribers`, params: { rate, lanes } }
+  const lanes = mode === 'fixed' ? 4 : plan.writesLanes
+  const base = {
+    scenario: 'writes' as const,
+    system,
+    store,
+    api,
+    n: subs,
+    mode,
+    label: `${store ? `${store} ` : ''}${api} ${mode}${mode === 'fixed' ? ` ${rate}/s` : ` ${lanes} in flight`}, ${subs} subscribers`,
+    params: { rate, lanes },
+  }
   try {
     let subscribers: LoadgenProcess<SubscribersResult> | undefined
     if (subs > 0) {
@@ -500,25 +531,31 @@ const writesModeIncluded = (api: WriteApi, mode: Mode) => full || flags.mode !==
 async function writesScenario() {
   const apis = plan.writesApis
   const streamgateApis = apis.filter((a) => a !== 'motia')
-  if (plan.systems.includes('streamgate') && streamgateApis.length > 0) {
-    await withServers(['streamgate-inproc'], async (servers) => {
-      const server = servers.get('streamgate-inproc')!
-      const available = new Map<WriteApi, string>()
-      if (streamgateApis.includes('connect') && !(await streamgateHasConnect(server.port))) available.set('connect', 'gateway/transports/connect does not serve Connect yet')
-      if (streamgateApis.includes('grpc') && !(await streamgateHasGrpc(server.port))) available.set('grpc', 'gateway/transports/connect does not serve gRPC yet')
-      for (const subs of plan.writesSubs) {
-        for (const mode of plan.modes) {
-          for (const api of streamgateApis) {
-            if (!writesModeIncluded(api, mode)) continue
-            if (available.has(api)) {
-              record({ scenario: 'writes', system: 'streamgate', api, n: subs, mode, label: `${api} ${mode}, ${subs} subscribers`, ok: true, unavailable: available.get(api)! })
-              continue
+  // One gateway per store, so each store's rows come from one process; stores side by side per case would
+  // need them all running at once on two cores.
+  for (const store of plan.systems.includes('streamgate') && streamgateApis.length > 0 ? plan.writesStores : []) {
+    await withServers(
+      ['streamgate-inproc'],
+      async (servers) => {
+        const server = servers.get('streamgate-inproc')!
+        const available = new Map<WriteApi, string>()
+        if (streamgateApis.includes('connect') && !(await streamgateHasConnect(server.port))) available.set('connect', 'gateway/transports/connect does not serve Connect yet')
+        if (streamgateApis.includes('grpc') && !(await streamgateHasGrpc(server.port))) available.set('grpc', 'gateway/transports/connect does not serve gRPC yet')
+        for (const subs of plan.writesSubs) {
+          for (const mode of plan.modes) {
+            for (const api of streamgateApis) {
+              if (!writesModeIncluded(api, mode)) continue
+              if (available.has(api)) {
+                record({ scenario: 'writes', system: 'streamgate', store, api, n: subs, mode, label: `${store} ${api} ${mode}, ${subs} subscribers`, ok: true, unavailable: available.get(api)! })
+                continue
+              }
+              await writesCase(api, server, subs, mode, store)
             }
-            await writesCase(api, server, subs, mode)
           }
         }
-      }
-    })
+      },
+      store,
+    )
   }
   if (plan.systems.includes('motia') && apis.includes('motia')) {
     await withServers(['motia'], async (servers) => {

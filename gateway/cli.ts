@@ -29,6 +29,7 @@ export async function main(argv: string[], extend?: (server: Awaited<ReturnType<
     tls: options.tls && { cert: await readFile(options.tls.cert), key: await readFile(options.tls.key) },
     redis: options.redis,
     inspector: options.inspector,
+    durable: options.durable,
     logger,
   }
   if (serverOptions.streams.length === 0) logger.warn('no streams defined: pass --streams DIR')
@@ -37,7 +38,8 @@ export async function main(argv: string[], extend?: (server: Awaited<ReturnType<
   try {
     server = await createServer(serverOptions)
   } catch (error) {
-    // An unreachable or unsuitable Redis (or a bad stream definition): one clear line, no stack.
+    // An unreachable or unsuitable Redis, an unusable data directory or a bad stream definition: one clear
+    // line, no stack.
     console.error(`streamgate: ${(error as Error).message}`)
     process.exit(1)
   }

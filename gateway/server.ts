@@ -11,9 +11,10 @@ import { streamsApi } from './core/streams-api.ts'
 import { OnePort, type TlsOptions } from './http/one-port.ts'
 import { inspectorRoutes } from './inspector/inspector-routes.ts'
 import { createMetrics } from './observability/metrics.ts'
+import { DurableStore } from './store/durable-store.ts'
 import { MemoryStore } from './store/memory-store.ts'
 import { type RedisConfig, RedisStore } from './store/redis-store.ts'
-import type { Store } from './store/store.ts'
+import type { HistoryLimit, Store } from './store/store.ts'
 import { opsRoutes } from './transports/ops-routes.ts'
 import { restRoutes } from './transports/rest/rest-routes.ts'
 import { eventStreamConstraint } from './transports/sse/event-stream-constraint.ts'
@@ -47,6 +48,15 @@ export interface ServerOptions {
   redis?: RedisConfig
   /** Serve the inspector page at /inspector (default true). */
   inspector?: boolean
+  /** Keep stream state on disk in this process (gateway/store/durable-layout.ts); memory otherwise. */
+  durable?: { dataDir: string; fsync?: boolean }
+}
+
+function openStore(options: ServerOptions, historyLimit: (streamName: string) => HistoryLimit, logger: Logger): Store | Promise<Store> {
+  if (options.redis && options.durable) throw new Error('choose one store: redis or durable, not both')
+  if (options.redis) return RedisStore.connect({ ...options.redis, historyLimit, logger })
+  if (options.durable) return DurableStore.open({ ...options.durable, historyLimit, logger })
+  return new MemoryStore(historyLimit)
 }
 
 /**
@@ -59,7 +69,7 @@ export async function createServer(options: ServerOptions) {
   const metrics = createMetrics()
   const registry = new StreamRegistry(options.streams)
   const historyLimit = (streamName: string) => registry.get(streamName).history
-  const store: Store = options.redis ? await RedisStore.connect({ ...options.redis, historyLimit, logger }) : new MemoryStore(historyLimit)
+  const store = await openStore(options, historyLimit, logger)
   const gateway = new Gateway({ registry, store, hooks: options.hooks ?? {}, limits, metrics, logger })
   const websocket = websocketTransport(gateway, { pingIntervalMs: options.pingIntervalMs ?? 30_000 })
   const sse = sseTransport(gateway, { heartbeatMs: 15_000, retryMs: 1000, ...options.sse })

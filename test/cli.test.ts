@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { afterEach, describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
-import { BIN, killCliProcesses, launch } from './helpers/cli-process.ts'
+import { BIN, killCliProcesses, launch, tempDataDir } from './helpers/cli-process.ts'
 import { rawClient } from './helpers/raw-ws.ts'
 import { AUTH_CONFIG, FIXTURE_STREAMS, rest, until } from './helpers/gateway.ts'
 
@@ -62,5 +62,31 @@ describe('the streamgate command', () => {
     expect(code).toBe(2)
     expect(err).toMatch(/--port must be a whole number/)
     expect(err).toMatch(/Usage: streamgate/)
+  })
+
+  it('keeps state in --data-dir (the default store) across a kill -9', async () => {
+    const dir = tempDataDir()
+    const durable = await launch(['--streams', FIXTURE_STREAMS, '--port', '0', '--data-dir', dir])
+    expect((await rest(durable.url, 'PUT', '/streams/todo/cli/a', { title: 'kept' })).status).toBe(201)
+    durable.child.kill('SIGKILL')
+    await once(durable.child, 'exit')
+    const again = await launch(['--streams', FIXTURE_STREAMS, '--port', '0'], { STREAMGATE_DATA_DIR: dir })
+    expect((await rest(again.url, 'GET', '/streams/todo/cli')).body).toEqual([{ title: 'kept', done: false, id: 'a' }])
+  })
+
+  it('keeps state in memory with --memory, and exits 2 when two stores are asked for', async () => {
+    const memory = await launch(['--streams', FIXTURE_STREAMS, '--port', '0', '--memory'], { STREAMGATE_DATA_DIR: '' })
+    expect((await rest(memory.url, 'PUT', '/streams/todo/cli/a', { title: 'x' })).status).toBe(201)
+    const refusals = [['--memory', '--data-dir', tempDataDir()], ['--memory', '--redis', 'redis://127.0.0.1:1'], ['--fsync', '--memory']].map(async (args) => {
+      const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, STREAMGATE_DATA_DIR: '' }, stdio: ['ignore', 'pipe', 'pipe'] })
+      let err = ''
+      child.stderr.on('data', (d) => (err += d))
+      const [code] = await once(child, 'exit')
+      return { code, first: err.split('\n')[0] }
+    })
+    for (const { code, first } of await Promise.all(refusals)) {
+      expect(code).toBe(2)
+      expect(first).toMatch(/^streamgate: --(memory|fsync)/)
+    }
   })
 })

@@ -1,5 +1,8 @@
 // GET /streams/{stream} and ListGroups: a stream's groups that hold items, paged in byte order of their ids,
 // authorised like reads, the same from the memory store and from Redis.
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createConnectTransport } from '@connectrpc/connect-node'
@@ -19,6 +22,7 @@ afterAll(async () => {
 let prefixes = 0
 const stores: Array<[string, () => Promise<TestGateway>]> = [
   ['memory store', () => startGateway({ auth: true })],
+  ['durable store', () => startGateway({ auth: true, durable: { dataDir: mkdtempSync(join(tmpdir(), 'streamgate-groups-')) } })],
   ['Redis store', () => startGateway({ auth: true, redis: { url: redis.url, prefix: `groups${++prefixes}:` } })],
 ]
 

@@ -53,9 +53,22 @@ export interface RunningServer {
   log: string
 }
 
+/** Where a streamgate process keeps its state: `--memory`, or a fresh `--data-dir` (with `--fsync`). */
+export type StoreKind = 'memory' | 'durable' | 'durable-fsync'
+export const STORE_KINDS: readonly StoreKind[] = ['memory', 'durable', 'durable-fsync']
+
 export interface StartOptions {
   /** Run the server under `node --cpu-prof`, profiles into this directory. */
   cpuProfDir?: string
+  /** streamgate and streamgate-inproc: the store (default memory). */
+  store?: StoreKind
+}
+
+/** The flags for a store, and what to remove when the process is gone. */
+function storeArgs(store: StoreKind = 'memory'): { args: string[]; dir?: string } {
+  if (store === 'memory') return { args: ['--memory'] }
+  const dir = `${TMP}data-${process.pid}-${++started}`
+  return { args: ['--data-dir', dir, ...(store === 'durable-fsync' ? ['--fsync'] : [])], dir }
 }
 
 export function freePort(): Promise<number> {
@@ -144,8 +157,19 @@ async function startOn(kind: ServerKind, port: number, options: StartOptions): P
       // bench/peers/streamgate-inproc.ts reads it too.
       const root = process.env.STREAMGATE_ROOT ? `${process.env.STREAMGATE_ROOT.replace(/\/$/, '')}/` : ''
       const entry = kind === 'streamgate' ? [`${root}bin/streamgate.mjs`] : ['--import', 'tsx', 'bench/peers/streamgate-inproc.ts']
-      const p = await launch(kind, [...entry, '--streams', BENCH_STREAMS, '--port', String(port), '--host', HOST, '--log-level', 'info'], {}, /streamgate listening on/, options)
-      return { ...base, pid: p.child.pid!, write: { kind: 'rest', host: HOST, port }, stop: p.stop, exited: p.exited, log: p.log }
+      const store = storeArgs(options.store)
+      const removeData = () => store.dir && rmSync(store.dir, { recursive: true, force: true })
+      try {
+        const p = await launch(kind, [...entry, '--streams', BENCH_STREAMS, '--port', String(port), '--host', HOST, '--log-level', 'info', ...store.args], {}, /streamgate listening on/, options)
+        const stop = async () => {
+          await p.stop()
+          removeData()
+        }
+        return { ...base, pid: p.child.pid!, write: { kind: 'rest', host: HOST, port }, stop, exited: p.exited, log: p.log }
+      } catch (error) {
+        removeData()
+        throw error
+      }
     }
     case 'streamgate-redis':
     case 'streamgate-cluster': {

@@ -61,11 +61,15 @@ await main(process.argv.slice(2), async (server: StreamgateServer) => {
       return t
     }
     if (mode === 'saturation') {
-      let i = 0
-      while (nowUs() < windowEnd) {
-        await writeOne(i % lanes)
-        if (++i % lanes === 0) await new Promise((resolve) => setImmediate(resolve))
+      // `lanes` writers, each writing its next item once the previous set resolved: `lanes` writes in flight.
+      // A writer yields a turn now and then, as a set that resolves at once (the memory store) never would.
+      const writer = async (lane: number) => {
+        for (let i = 1; nowUs() < windowEnd; i++) {
+          await writeOne(lane)
+          if (i % 64 === 0) await new Promise((resolve) => setImmediate(resolve))
+        }
       }
+      await Promise.all(Array.from({ length: lanes }, (_, lane) => writer(lane)))
     } else {
       let issued = 0
       const pending = new Set<Promise<unknown>>()

@@ -8,6 +8,8 @@ export interface CliOptions {
   config?: string
   tls?: { cert: string; key: string }
   redis?: { url: string; prefix?: string }
+  /** The store unless `--memory` or `--redis` says otherwise. */
+  durable?: { dataDir: string; fsync: boolean }
   corsOrigins: string[]
   sseMaxLifetimeMs?: number
   logLevel: string
@@ -26,8 +28,14 @@ export const usage = `Usage: streamgate [options]
   --tls-cert FILE          PEM certificate: the port then speaks   STREAMGATE_TLS_CERT
                            HTTPS (HTTP/2 + HTTP/1.1) and wss://
   --tls-key FILE           PEM private key for --tls-cert          STREAMGATE_TLS_KEY
+  --data-dir DIR           keep stream state on disk in DIR (the   STREAMGATE_DATA_DIR
+                           default store)                          (./.streamgate)
+  --fsync                  acknowledge writes once on the disk     STREAMGATE_FSYNC=1
+                           (power-loss safe), not only committed
+  --memory                 keep stream state in memory only: a     STREAMGATE_MEMORY=1
+                           restart starts empty
   --redis URL              keep stream state in Redis, shared by   STREAMGATE_REDIS_URL
-                           every instance on it                    (memory store)
+                           every instance on it
   --redis-prefix PREFIX    key and channel prefix, so deployments  STREAMGATE_REDIS_PREFIX
                            can share one Redis                     (streamgate:)
   --cors-origin ORIGIN     browser origin allowed to use REST and  STREAMGATE_CORS_ORIGINS
@@ -65,6 +73,9 @@ export function parseCliOptions(argv: string[], env: NodeJS.ProcessEnv): CliOpti
       config: { type: 'string' },
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
+      'data-dir': { type: 'string' },
+      fsync: { type: 'boolean' },
+      memory: { type: 'boolean' },
       redis: { type: 'string' },
       'redis-prefix': { type: 'string' },
       'cors-origin': { type: 'string', multiple: true },
@@ -102,9 +113,15 @@ export function parseCliOptions(argv: string[], env: NodeJS.ProcessEnv): CliOpti
   const redisUrl = pick('redis', 'STREAMGATE_REDIS_URL')
   const redisPrefix = pick('redis-prefix', 'STREAMGATE_REDIS_PREFIX')
   if (redisPrefix !== undefined && !redisUrl) throw new Error('--redis-prefix needs --redis')
+  const dataDir = pick('data-dir', 'STREAMGATE_DATA_DIR') || undefined
+  const memory = values.memory || env.STREAMGATE_MEMORY === '1'
+  const fsync = values.fsync || env.STREAMGATE_FSYNC === '1'
+  if ([memory, redisUrl, dataDir].filter(Boolean).length > 1) throw new Error('--memory, --redis and --data-dir each choose the store: give one')
+  if (fsync && (memory || redisUrl)) throw new Error('--fsync is for the durable store: it goes with --data-dir, not --memory or --redis')
   return {
     tls: cert && key ? { cert, key } : undefined,
     redis: redisUrl ? { url: redisUrl, prefix: redisPrefix } : undefined,
+    durable: memory || redisUrl ? undefined : { dataDir: dataDir ?? '.streamgate', fsync },
     corsOrigins: values['cors-origin'] ?? env.STREAMGATE_CORS_ORIGINS?.split(',').filter(Boolean) ?? [],
     sseMaxLifetimeMs: lifetime === undefined ? undefined : lifetime * 1000,
     port: integer('--port', pick('port', 'STREAMGATE_PORT')) ?? 3000,

@@ -16,12 +16,14 @@ export class TcpProxy {
   private constructor(
     private readonly server: ReturnType<typeof createServer>,
     public targets: number[],
+    private readonly holdMs: number,
   ) {}
 
-  static async start(targets: number[]): Promise<TcpProxy> {
+  /** `holdMs`: while no target accepts, a new connection waits (up to that long) instead of being closed, like a load balancer queueing during a restart. */
+  static async start(targets: number[], { holdMs = 0 } = {}): Promise<TcpProxy> {
     let proxy: TcpProxy | undefined
     const server = createServer((client) => void proxy!.accept(client))
-    proxy = new TcpProxy(server, targets)
+    proxy = new TcpProxy(server, targets, holdMs)
     server.listen(0, '127.0.0.1')
     await once(server, 'listening')
     return proxy
@@ -35,7 +37,7 @@ export class TcpProxy {
     return this.pairs.size
   }
 
-  private async accept(client: Socket) {
+  private async accept(client: Socket, since = Date.now()): Promise<void> {
     client.on('error', () => {})
     if (this.blocked) return void client.destroy()
     client.pause()
@@ -67,6 +69,10 @@ export class TcpProxy {
       upstream.pipe(client)
       client.resume()
       return
+    }
+    if (Date.now() - since < this.holdMs && !client.destroyed) {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      return this.accept(client, since)
     }
     this.routed.push(-1)
     client.destroy()
