@@ -1,38 +1,31 @@
-import { type LogPosition, resumeToken, UNKNOWN_SEQ } from './resume-token.ts'
+import { compositeToken, type LogPosition } from './resume-token.ts'
 
 /**
  * Where a connection that follows several groups stands in each of their logs, so that every frame can
- * carry one resume token for all of them (SSE's `id:`). Groups keep the order they were first named in.
+ * carry one resume token for all of them (SSE's `id:`). Groups keep the order they were first named in; each
+ * position carries its own epoch, so a group whose log restarted (a new epoch: a store restarted empty, a
+ * Redis Cluster slot failed over) resumes as what it is: a position in a log that is gone, hence a reset sync.
  */
 export class Positions {
-  private readonly seqs: number[]
-  private epoch: string
+  private readonly positions: Array<LogPosition | undefined>
 
   constructor(
     private readonly groups: string[],
-    from: LogPosition[] | null | undefined,
+    from: Array<LogPosition | undefined> | null | undefined,
   ) {
-    this.seqs = groups.map((_, i) => from?.[i]?.seq ?? 0)
-    this.epoch = from?.[0]?.epoch ?? ''
+    this.positions = groups.map((_, i) => from?.[i])
   }
 
-  /**
-   * Positions only move forward within an epoch. When the store's epoch changes (a restart under a shared
-   * store), every group's position belongs to the old log until that group's own frame of the new epoch
-   * arrives: until then it resumes as unknown, which gives a reset sync. A sync sets the group's position;
-   * a change only moves it forward (a state change re-sent after a sync is older than what was sent).
-   */
+  /** A sync sets the group's position; a change only moves it forward within its epoch. */
   advance(group: string, epoch: string, seq: number, isSync: boolean) {
-    if (epoch !== this.epoch) {
-      this.seqs.fill(UNKNOWN_SEQ)
-      this.epoch = epoch
-    }
     const i = this.groups.indexOf(group)
     if (i < 0) return
-    this.seqs[i] = isSync || this.seqs[i] === UNKNOWN_SEQ ? seq : Math.max(this.seqs[i]!, seq)
+    const current = this.positions[i]
+    if (isSync || current?.epoch !== epoch) this.positions[i] = { epoch, seq }
+    else current.seq = Math.max(current.seq, seq)
   }
 
   token() {
-    return resumeToken(this.epoch, ...this.seqs)
+    return compositeToken(this.positions)
   }
 }

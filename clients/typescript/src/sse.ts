@@ -14,17 +14,15 @@ export interface SseTransportOptions {
   idleTimeoutMs?: number
 }
 
-/** A log position no group has reached: the gateway answers it with a fresh (reset) sync of that group. */
-const FRESH = '999999999999999'
-
-/** The gateway's single-group token is `<epoch>.<seq>`; a multiplexed stream's `<epoch>.<seq>.<seq>...`. */
+/** The gateway's single-group token: `<epoch>.<seq>`. */
 const TOKEN = /^([A-Za-z0-9_-]{1,64})\.(\d{1,15})$/
 
 /**
  * The `lastEventId` that resumes a multiplexed stream of `channels`: one position per group, in the order
- * the gateway numbers them (first appearance in the subscription list). A group resumes from its channel's
- * last token when it has exactly one channel with a state; any other group gets a position beyond its log,
- * which the gateway answers with a sync. Undefined when no group can resume: then every channel gets a sync.
+ * the gateway numbers them (first appearance in the subscription list): `<epoch>.<position>...`, a position
+ * being `<seq>` in the leading epoch, `<epoch>:<seq>` in another, or `-` for a group to sync afresh. A group
+ * resumes from its channel's last token when it has exactly one channel with a state; any other group gets
+ * `-`. Undefined when no group can resume: then every channel gets a sync.
  */
 export function compositeToken(channels: Channel[]): string | undefined {
   const groups = new Map<string, Channel[]>()
@@ -33,17 +31,14 @@ export function compositeToken(channels: Channel[]): string | undefined {
     if (list) list.push(channel)
     else groups.set(channel.groupKey, [channel])
   }
-  let epoch: string | undefined
-  const seqs: string[] = []
-  for (const list of groups.values()) {
+  const positions = [...groups.values()].map((list) => {
     const only = list.length === 1 && list[0]!.synced ? list[0]! : undefined
     const position = only?.token ? TOKEN.exec(only.token) : null
-    if (position && (epoch === undefined || epoch === position[1])) {
-      epoch = position[1]
-      seqs.push(position[2]!)
-    } else seqs.push(FRESH)
-  }
-  return epoch === undefined ? undefined : `${epoch}.${seqs.join('.')}`
+    return position ? { epoch: position[1]!, seq: position[2]! } : undefined
+  })
+  const lead = positions.find((p) => p !== undefined)?.epoch
+  if (lead === undefined) return undefined
+  return [lead, ...positions.map((p) => (p === undefined ? '-' : p.epoch === lead ? p.seq : `${p.epoch}:${p.seq}`))].join('.')
 }
 
 const segment = ({ streamName, groupId, id }: Channel['address']) => [streamName, groupId, ...(id ? [id] : [])].map(encodeURIComponent).join('/')
