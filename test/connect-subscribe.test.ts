@@ -358,3 +358,27 @@ function varint(value: number): Buffer {
   bytes.push(value)
   return Buffer.from(bytes)
 }
+
+describe('a round joined once for every call', () => {
+  it('gives each call exactly its frames: joined when the previous call had the same buffers, else as they are', async () => {
+    const { JoinedFrames } = await import('../gateway/transports/connect/joined-frames.ts')
+    const pool = Array.from({ length: 4 }, (_, i) => Buffer.from(`frame-${i}`))
+    const frames = fc.array(fc.integer({ min: 0, max: pool.length - 1 }), { minLength: 1, maxLength: 4 }).map((picks) => picks.map((i) => pool[i]!))
+    // Rounds often repeat the previous call's frames: the same array's buffers, in a new array.
+    const calls = fc.array(fc.oneof(frames, fc.constant('repeat' as const)), { minLength: 1, maxLength: 30 })
+    fc.assert(
+      fc.property(calls, (sequence) => {
+        const joined = new JoinedFrames()
+        let previous: Buffer[] = [pool[0]!]
+        for (const step of sequence) {
+          const current = step === 'repeat' ? [...previous] : step
+          const written = joined.of(current)
+          if (written) expect(written).toEqual(Buffer.concat(current))
+          else expect(current.length).toBeGreaterThan(1)
+          if (step === 'repeat' && current.length > 1 && previous !== current) expect(written).toBeDefined()
+          previous = current
+        }
+      }),
+    )
+  })
+})

@@ -16,6 +16,7 @@ import type { WriteTarget } from './writers.ts'
  *   to bench/.tmp at run time so that its `@motiadev/core` import resolves from this repository's
  *   node_modules (a devDependency; never vendored);
  * - raw: bench/peers/raw-{ws,sse,grpc}.ts, the ceilings;
+ * - grpc-js: bench/peers/grpc-js.ts, a plain @grpc/grpc-js broadcaster (gRPC only), for comparison;
  * - streamgate-redis: a redis-server of the harness's own (free port, no persistence) and two streamgate
  *   processes on it (`--redis`); subscribers connect to B, writes go to A (WebSocket fan-out only).
  */
@@ -27,9 +28,9 @@ export const MOTIA_REF_SCRIPT = process.env.MOTIA_REF_SCRIPT ?? fileURLToPath(ne
 const HOST = '127.0.0.1'
 export const REDIS_SERVER = process.env.REDIS_SERVER ?? '/usr/bin/redis-server'
 
-export type SystemName = 'streamgate' | 'motia' | 'raw' | 'streamgate-redis'
-export const SYSTEM_NAMES: readonly SystemName[] = ['raw', 'motia', 'streamgate', 'streamgate-redis']
-export type ServerKind = 'streamgate' | 'streamgate-inproc' | 'motia' | 'raw-ws' | 'raw-sse' | 'raw-grpc' | 'streamgate-redis'
+export type SystemName = 'streamgate' | 'motia' | 'raw' | 'grpc-js' | 'streamgate-redis'
+export const SYSTEM_NAMES: readonly SystemName[] = ['raw', 'motia', 'grpc-js', 'streamgate', 'streamgate-redis']
+export type ServerKind = 'streamgate' | 'streamgate-inproc' | 'motia' | 'raw-ws' | 'raw-sse' | 'raw-grpc' | 'grpc-js' | 'streamgate-redis'
 
 export interface RunningServer {
   kind: ServerKind
@@ -187,9 +188,10 @@ async function startOn(kind: ServerKind, port: number, options: StartOptions): P
       const p = await launch(kind, ['--import', 'tsx', `bench/peers/${kind}.ts`], { PORT: String(port) }, /listening on (\d+)/, options)
       return { ...base, pid: p.child.pid!, write: { kind: 'raw', host: HOST, port }, stop: p.stop, exited: p.exited, log: p.log }
     }
-    case 'raw-grpc': {
+    case 'raw-grpc':
+    case 'grpc-js': {
       const writePort = await freePort()
-      const p = await launch(kind, ['--import', 'tsx', 'bench/peers/raw-grpc.ts'], { PORT: String(port), WRITE_PORT: String(writePort) }, /listening on (\d+) writes on (\d+)/, options)
+      const p = await launch(kind, ['--import', 'tsx', `bench/peers/${kind}.ts`], { PORT: String(port), WRITE_PORT: String(writePort) }, /listening on (\d+) writes on (\d+)/, options)
       return { ...base, pid: p.child.pid!, write: { kind: 'raw', host: HOST, port: writePort }, stop: p.stop, exited: p.exited, log: p.log }
     }
   }
@@ -199,6 +201,7 @@ async function startOn(kind: ServerKind, port: number, options: StartOptions): P
 export function serverKind(system: SystemName, transport: Transport): ServerKind | null {
   if (system === 'raw') return transport === 'ws' ? 'raw-ws' : transport === 'sse' ? 'raw-sse' : 'raw-grpc'
   if (system === 'motia') return transport === 'ws' ? 'motia' : null
+  if (system === 'grpc-js') return transport === 'grpc' ? 'grpc-js' : null
   if (system === 'streamgate-redis') return transport === 'ws' ? 'streamgate-redis' : null
   return 'streamgate'
 }

@@ -6,6 +6,7 @@ import type { Wire } from '../../core/wire.ts'
 import type { GatewayError } from '../../model/errors.ts'
 import { cutExchange, type Exchange } from './call-context.ts'
 import { toConnectError } from './errors.ts'
+import type { JoinedFrames } from './joined-frames.ts'
 import type { SubscribeProtocol } from './subscribe-protocols.ts'
 
 /** The status a call ends with when the core ends it. */
@@ -19,6 +20,8 @@ export interface SubscribeCallOptions {
   exchange: Exchange
   protocol: SubscribeProtocol
   binary: boolean
+  /** Shared by the calls of one codec: a round's frames joined once for all of them. */
+  joined: JoinedFrames
   /** Response headers the app set before the call (CORS). */
   headers: OutgoingHttpHeaders
   /**
@@ -82,6 +85,8 @@ export class SubscribeCall implements Wire {
     if (this.done) return true
     this.start()
     const raw = this.raw
+    const joined = this.options.joined.of(frames)
+    if (joined) return raw.write(joined)
     raw.cork()
     let writable = true
     for (const frame of frames) writable = raw.write(frame)

@@ -9,6 +9,7 @@ import type { SubscriptionBudget } from '../../core/session.ts'
 import { StreamService } from '../../gen/streamgate/v1/stream_pb.ts'
 import { authenticateRequest, type Exchange } from './call-context.ts'
 import { rejectionReason, toConnectError } from './errors.ts'
+import { JoinedFrames } from './joined-frames.ts'
 import { addressOf, jsonEnvelopes, protoEnvelopes } from './messages.ts'
 import { SubscribeCall } from './subscribe-call.ts'
 import { negotiate } from './subscribe-protocols.ts'
@@ -38,6 +39,7 @@ const header = (headers: IncomingHttpHeaders, name: string): string | null => {
 export function subscribeRoute(gateway: Gateway, options: SubscribeRouteOptions) {
   const { metrics, logger } = gateway
   const calls = new Set<SubscribeCall>()
+  const joined = { proto: new JoinedFrames(), json: new JoinedFrames() }
   /** Subscriptions count per connection: an HTTP/2 session, whatever number of streams it opens. */
   const budgets = new WeakMap<object, SubscriptionBudget>()
   const budgetOf = ({ request }: Exchange) => {
@@ -62,6 +64,7 @@ export function subscribeRoute(gateway: Gateway, options: SubscribeRouteOptions)
       exchange,
       protocol,
       binary,
+      joined: binary ? joined.proto : joined.json,
       headers,
       slowConsumerGraceMs: options.slowConsumerGraceMs,
       onRelease: () => metrics.connections.dec({ transport }),
