@@ -155,11 +155,17 @@ describe('on the wire', () => {
     expect(endStreamOf(connect)).toEqual({ error: { code: 'deadline_exceeded', message: timedOut.message } })
   })
 
-  it('a malformed timeout is INVALID_ARGUMENT', async () => {
+  it('a malformed timeout is INVALID_ARGUMENT; one longer than a timer can hold is no deadline', async () => {
     const body = request({ streamName: 'todo', groupId: 'g' })
     expect(grpcStatus(await grpcCall(body, { 'grpc-timeout': 'soon' }))).toMatchObject({ status: String(Code.InvalidArgument), message: 'protocol error: invalid grpc timeout value: soon' })
     const connect = await h1Call(gw.url, { headers: { 'content-type': 'application/connect+proto', 'connect-timeout-ms': '-1' }, body })
     expect(endStreamOf(connect)?.error).toEqual({ code: 'invalid_argument', message: 'protocol error: invalid connect timeout value: -1' })
+    // Past what a timer can hold (Node would fire it at once): the call stays.
+    const far = h2Call(gw.url, { headers: { 'content-type': 'application/grpc', 'grpc-timeout': '99999999H' }, body, untilEnvelopes: 1 })
+    expect(messagesOf(await far).map((m) => m.event.case)).toEqual(['sync'])
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(await subscriptions(gw.url)).toBe(1)
+    far.close()
   })
 
   it('malformed envelopes and messages get the code connect-es gives them', async () => {
@@ -269,10 +275,14 @@ describe('on the wire', () => {
     )
     try {
       await fc.assert(
-        fc.asyncProperty(fc.constantFrom(...protocols), body, async (contentType, payload) => {
-          const call = h2Call(gw.url, { session, headers: { 'content-type': contentType }, body: payload, untilEnvelopes: 1 })
-          const answer = await call
-          call.close()
+        fc.asyncProperty(fc.constantFrom(...protocols), fc.boolean(), body, async (contentType, overHttp2, payload) => {
+          const options = { headers: { 'content-type': contentType }, body: payload, untilEnvelopes: 1 }
+          let answer: RawAnswer
+          if (overHttp2) {
+            const call = h2Call(gw.url, { ...options, session })
+            answer = await call
+            call.close()
+          } else answer = await h1Call(gw.url, options)
           expect(answer.status).toBe(200)
           const messages = answer.envelopes.filter((e) => e.flags === 0)
           const ends = answer.envelopes.filter((e) => e.flags !== 0)

@@ -117,18 +117,25 @@ export function h2Call(url: string, options: RawCallOptions & { ca?: Buffer; ses
   return Object.assign(answer, { close: () => stream.close(http2.constants.NGHTTP2_CANCEL) })
 }
 
-/** One call over HTTP/1.1 on its own connection; resolves when the response ends or the connection closes. */
+/**
+ * One call over HTTP/1.1 on its own connection; resolves when the response ends or the connection closes
+ * (or once `untilEnvelopes` arrived: the connection is then closed).
+ */
 export function h1Call(url: string, options: RawCallOptions): Promise<RawAnswer> {
   return new Promise((resolve, reject) => {
     const request = http.request(`${url}${SUBSCRIBE_PATH}`, { method: options.method ?? 'POST', headers: options.headers, agent: false })
     request.on('error', reject)
     request.on('response', (response) => {
       const chunks: Buffer[] = []
-      const done = () =>
-        resolve({ status: response.statusCode ?? 0, headers: response.headers, trailers: response.trailers, rstCode: 0, ...splitEnvelopes(Buffer.concat(chunks)) })
-      response.on('data', (chunk: Buffer) => chunks.push(chunk))
-      response.on('end', done)
-      response.on('error', done)
+      const snapshot = (): RawAnswer => ({ status: response.statusCode ?? 0, headers: response.headers, trailers: response.trailers, rstCode: 0, ...splitEnvelopes(Buffer.concat(chunks)) })
+      response.on('data', (chunk: Buffer) => {
+        chunks.push(chunk)
+        if (options.untilEnvelopes === undefined || snapshot().envelopes.length < options.untilEnvelopes) return
+        resolve(snapshot())
+        request.destroy()
+      })
+      response.on('end', () => resolve(snapshot()))
+      response.on('error', () => resolve(snapshot()))
     })
     if (options.keepOpen) request.write(options.body)
     else request.end(options.body)

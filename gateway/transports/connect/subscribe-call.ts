@@ -16,6 +16,8 @@ const disconnectCode: Record<Disconnect, Code> = {
   internal: Code.Internal,
 }
 
+const MAX_TIMER_MS = 2 ** 31 - 1
+
 export interface SubscribeCallOptions {
   exchange: Exchange
   protocol: SubscribeProtocol
@@ -70,6 +72,8 @@ export class SubscribeCall implements Wire {
 
   /** Ends the call with DEADLINE_EXCEEDED after `ms`, as connect-es does for a request's timeout. */
   deadline(ms: number) {
+    // Node fires longer timers at once; a deadline weeks away is no deadline for a subscription.
+    if (ms > MAX_TIMER_MS) return
     this.timers.push(setTimeout(() => this.end(new ConnectError('the operation timed out', Code.DeadlineExceeded)), Math.max(ms, 0)).unref())
   }
 

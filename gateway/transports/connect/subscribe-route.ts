@@ -39,6 +39,7 @@ const header = (headers: IncomingHttpHeaders, name: string): string | null => {
 export function subscribeRoute(gateway: Gateway, options: SubscribeRouteOptions) {
   const { metrics, logger } = gateway
   const calls = new Set<SubscribeCall>()
+  let closing = false
   const joined = { proto: new JoinedFrames(), json: new JoinedFrames() }
   /** Subscriptions count per connection: an HTTP/2 session, whatever number of streams it opens. */
   const budgets = new WeakMap<object, SubscriptionBudget>()
@@ -69,6 +70,7 @@ export function subscribeRoute(gateway: Gateway, options: SubscribeRouteOptions)
       slowConsumerGraceMs: options.slowConsumerGraceMs,
       onRelease: () => metrics.connections.dec({ transport }),
     })
+    if (closing) return call.close('shutdown')
     calls.add(call)
     reply.raw.once('close', () => calls.delete(call))
     const timeout = protocol.parseTimeout(header(request.headers, protocol.headers.timeout))
@@ -110,6 +112,7 @@ export function subscribeRoute(gateway: Gateway, options: SubscribeRouteOptions)
 
     /** Ends every open call with UNAVAILABLE: clients come back and resume. */
     close() {
+      closing = true
       for (const call of calls) call.close('shutdown')
     },
   }
