@@ -74,7 +74,7 @@ export class SubscribeCall implements Wire {
   deadline(ms: number) {
     // Node fires longer timers at once; a deadline weeks away is no deadline for a subscription.
     if (ms > MAX_TIMER_MS) return
-    this.timers.push(setTimeout(() => this.end(new ConnectError('the operation timed out', Code.DeadlineExceeded)), Math.max(ms, 0)).unref())
+    this.timers.push(setTimeout(() => this.end(new ConnectError('the operation timed out', Code.DeadlineExceeded)), ms).unref())
   }
 
   /** Sends the status and headers, once: before the first frame, or once the subscription is live. */

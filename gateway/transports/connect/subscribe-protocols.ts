@@ -12,7 +12,6 @@ type ParsedTimeout = { timeoutMs?: number; error?: ConnectError }
  * message envelope (flags, 4-byte length, message) is the same in all three.
  */
 export interface SubscribeProtocol {
-  readonly name: 'grpc' | 'grpc-web' | 'connect'
   /** The codec a request's content type asks for; undefined when this protocol does not serve it. */
   codec(contentType: string): { binary: boolean } | undefined
   responseContentType(binary: boolean): string
@@ -21,8 +20,6 @@ export interface SubscribeProtocol {
   parseTimeout(value: string | null): ParsedTimeout
   /** Request envelopes with this flag carry no message (gRPC-Web's trailers, Connect's end of stream): skipped. */
   readonly endFlag?: number
-  /** Whether the status goes in HTTP trailers (gRPC) rather than in a last envelope. */
-  readonly trailers: boolean
   /** How a call ends, well or with `error`: its trailers (gRPC) or its last envelope (gRPC-Web, Connect). */
   end(error: ConnectError | undefined): { trailers?: Headers; envelope?: Uint8Array }
 }
@@ -34,17 +31,14 @@ const lower = (names: { timeout: string; encoding: string; acceptEncoding: strin
 })
 
 const grpcProtocol: SubscribeProtocol = {
-  name: 'grpc',
   codec: (contentType) => grpc.parseContentType(contentType),
   responseContentType: (binary) => (binary ? grpc.contentTypeProto : grpc.contentTypeJson),
   headers: lower({ timeout: grpc.headerTimeout, encoding: grpc.headerEncoding, acceptEncoding: grpc.headerAcceptEncoding }),
   parseTimeout: (value) => grpc.parseTimeout(value, Number.MAX_SAFE_INTEGER),
-  trailers: true,
   end: (error) => ({ trailers: grpc.setTrailerStatus(new Headers(), error) }),
 }
 
 const grpcWebProtocol: SubscribeProtocol = {
-  name: 'grpc-web',
   // grpc-web-text (base64 bodies) is not served, as by connect-es.
   codec: (contentType) => {
     const type = grpcWeb.parseContentType(contentType)
@@ -54,14 +48,12 @@ const grpcWebProtocol: SubscribeProtocol = {
   headers: lower({ timeout: grpcWeb.headerTimeout, encoding: grpcWeb.headerEncoding, acceptEncoding: grpcWeb.headerAcceptEncoding }),
   parseTimeout: (value) => grpcWeb.parseTimeout(value, Number.MAX_SAFE_INTEGER),
   endFlag: grpcWeb.trailerFlag,
-  trailers: false,
   end: (error) => ({ envelope: encodeEnvelope(grpcWeb.trailerFlag, grpcWeb.trailerSerialize(grpcWeb.setTrailerStatus(new Headers(), error))) }),
 }
 
 const endStream = connect.createEndStreamSerialization(undefined)
 
 const connectProtocol: SubscribeProtocol = {
-  name: 'connect',
   codec: (contentType) => {
     const type = connect.parseContentType(contentType)
     return type?.stream ? { binary: type.binary } : undefined
@@ -70,15 +62,14 @@ const connectProtocol: SubscribeProtocol = {
   headers: lower({ timeout: connect.headerTimeout, encoding: connect.headerStreamEncoding, acceptEncoding: connect.headerStreamAcceptEncoding }),
   parseTimeout: (value) => connect.parseTimeout(value, Number.MAX_SAFE_INTEGER),
   endFlag: connect.endStreamFlag,
-  trailers: false,
   end: (error) => ({ envelope: encodeEnvelope(connect.endStreamFlag, endStream.serialize({ metadata: new Headers(), error })) }),
 }
 
-export const SUBSCRIBE_PROTOCOLS: readonly SubscribeProtocol[] = [grpcProtocol, grpcWebProtocol, connectProtocol]
+const PROTOCOLS = [grpcProtocol, grpcWebProtocol, connectProtocol]
 
 /** The protocol and codec of a request, from its content type; undefined: 415, as connect-es answers. */
 export function negotiate(contentType: string): { protocol: SubscribeProtocol; binary: boolean } | undefined {
-  for (const protocol of SUBSCRIBE_PROTOCOLS) {
+  for (const protocol of PROTOCOLS) {
     const codec = protocol.codec(contentType)
     if (codec) return { protocol, binary: codec.binary }
   }
