@@ -19,9 +19,9 @@ const USAGE = `Usage: node --import tsx bench/run.ts [flags]
 
   --scenario LIST     fanout,groups,idle,storm,writes (default: all)
   --transport LIST    ws,sse,grpc (default: all that apply)
-  --system LIST       raw,motia,streamgate,streamgate-redis (default: all; streamgate-redis = two streamgate
-                      processes on a harness-started redis-server, subscribers on B, writes to A: WebSocket
-                      fan-out only)
+  --system LIST       raw,motia,grpc-js,streamgate,streamgate-redis (default: all; grpc-js = a plain
+                      @grpc/grpc-js broadcaster, gRPC only; streamgate-redis = two streamgate processes on a
+                      harness-started redis-server, subscribers on B, writes to A: WebSocket fan-out only)
   --n LIST            subscribers for fanout and groups (quick: 100,1000 over WebSocket, 1000 otherwise;
                       --full: 100,1000,5000)
   --mode LIST         saturation,fixed (default: both)
