@@ -392,3 +392,24 @@ describe('a round joined once for every call', () => {
     )
   })
 })
+
+describe('from a browser of another origin', () => {
+  it('answers a Subscribe with the CORS headers the app sets, preflight included', async () => {
+    const gw = await startGateway({ corsOrigins: ['https://app.example'] })
+    try {
+      const origin = 'https://app.example'
+      const preflight = await fetch(`${gw.url}/streamgate.v1.StreamService/Subscribe`, {
+        method: 'OPTIONS',
+        headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,x-grpc-web' },
+      })
+      expect(preflight.status).toBe(204)
+      expect(preflight.headers.get('access-control-allow-origin')).toBe(origin)
+      const answer = await h1Call(gw.url, { headers: { origin, 'content-type': 'application/grpc-web+proto', 'grpc-timeout': '100m' }, body: envelope(subscribeMessage({ streamName: 'todo', groupId: 'cors' })) })
+      expect(answer.headers['access-control-allow-origin']).toBe(origin)
+      expect(String(answer.headers['access-control-expose-headers']).split(',').map((h) => h.trim().toLowerCase())).toEqual(expect.arrayContaining(['grpc-status', 'grpc-message', 'streamgate-error-code']))
+      expect(grpcWebTrailersOf(answer)?.['grpc-status']).toBe(String(Code.DeadlineExceeded))
+    } finally {
+      await gw.close()
+    }
+  })
+})
