@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
-import { Code } from '@connectrpc/connect'
+import { Code, ConnectError } from '@connectrpc/connect'
 import { compressionNegotiate } from '@connectrpc/connect/protocol'
 import { compressionBrotli, compressionGzip } from '@connectrpc/connect-node'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
@@ -95,8 +95,11 @@ export function subscribeRoute(gateway: Gateway, options: SubscribeRouteOptions)
       // The subscription is live (or the call ended): the client gets its headers without waiting for an event.
       call.start()
     } catch (error) {
+      // A client that left while its request was read (or a call its deadline ended) needs no answer.
+      if (call.done) return
       const failure = toConnectError(error)
-      if (failure.code === Code.Internal) logger.error({ err: error }, 'subscribe failed')
+      // connect-es's own refusals (an undecodable message is INTERNAL there) are the client's doing.
+      if (failure.code === Code.Internal && !(error instanceof ConnectError)) logger.error({ err: error }, 'subscribe failed')
       metrics.rejectedInputs.inc({ transport, reason: rejectionReason(failure) })
       call.end(failure)
     }
