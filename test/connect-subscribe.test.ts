@@ -98,7 +98,7 @@ describe('on the wire', () => {
     code: answer.trailers['streamgate-error-code'],
   })
 
-  it('refuses other methods (405) and other content types (415), on both HTTP versions, before reading anything', async () => {
+  it('refuses other methods (405) and other content types (415), on both HTTP versions, as connect-es does', async () => {
     const body = request({ streamName: 'todo', groupId: 'g' })
     for (const call of [h1Call, h2Call]) {
       expect((await call(gw.url, { method: 'GET', headers: {}, body: Buffer.alloc(0) })).status).toBe(405)
