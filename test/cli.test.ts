@@ -1,29 +1,12 @@
-import { type ChildProcess, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { afterEach, describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
+import { BIN, killCliProcesses, launch } from './helpers/cli-process.ts'
 import { rawClient } from './helpers/raw-ws.ts'
 import { AUTH_CONFIG, FIXTURE_STREAMS, rest, until } from './helpers/gateway.ts'
 
-const BIN = new URL('../bin/streamgate.mjs', import.meta.url).pathname
-const children: ChildProcess[] = []
-afterEach(() => {
-  for (const child of children.splice(0)) child.kill('SIGKILL')
-})
-
-/** Runs the real `streamgate` binary and resolves with the URL it prints. */
-async function launch(args: string[], env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-  children.push(child)
-  let output = ''
-  child.stdout!.on('data', (d) => (output += d))
-  child.stderr!.on('data', (d) => (output += d))
-  const url = await until(() => {
-    if (child.exitCode !== null) throw new Error(`streamgate exited: ${output}`)
-    return /streamgate listening on (http:\/\/[^ ]+)/.exec(output)?.[1]
-  }, 'the listening line')
-  return { child, url, output: () => output }
-}
+afterEach(killCliProcesses)
 
 describe('the streamgate command', () => {
   it('serves the streams of --streams on the --port it prints, with structured logs', async () => {

@@ -12,9 +12,11 @@ export interface CliOptions {
   sseMaxLifetimeMs?: number
   logLevel: string
   limits: Partial<Limits>
+  inspector: boolean
 }
 
 export const usage = `Usage: streamgate [options]
+       streamgate tail <stream>/<group>[/<id>] [--url URL] [--token TOKEN]   (see streamgate tail --help)
 
   --port N                 port for HTTP, WebSocket and gRPC       STREAMGATE_PORT (3000)
   --host ADDR              address to bind                         STREAMGATE_HOST (127.0.0.1)
@@ -42,6 +44,7 @@ export const usage = `Usage: streamgate [options]
                            pending changes of one item are merged
   --max-queue-bytes N      unsent bytes before a slow connection   STREAMGATE_MAX_QUEUE_BYTES (16777216)
                            is closed
+  --no-inspector           do not serve the /inspector page        STREAMGATE_NO_INSPECTOR=1
   --help`
 
 function integer(name: string, value: string | undefined): number | undefined {
@@ -74,6 +77,7 @@ export function parseCliOptions(argv: string[], env: NodeJS.ProcessEnv): CliOpti
       'max-depth': { type: 'string' },
       'conflate-bytes': { type: 'string' },
       'max-queue-bytes': { type: 'string' },
+      'no-inspector': { type: 'boolean' },
       help: { type: 'boolean' },
     },
   })
@@ -109,5 +113,6 @@ export function parseCliOptions(argv: string[], env: NodeJS.ProcessEnv): CliOpti
     config: pick('config', 'STREAMGATE_CONFIG'),
     logLevel: pick('log-level', 'STREAMGATE_LOG_LEVEL') ?? 'info',
     limits,
+    inspector: !(values['no-inspector'] || env.STREAMGATE_NO_INSPECTOR === '1'),
   }
 }

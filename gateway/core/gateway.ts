@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import { GatewayError } from '../model/errors.ts'
-import type { Address, CustomEvent, Item, JsonObject, LogRecord } from '../model/records.ts'
+import type { Address, CustomEvent, GroupInfo, Item, JsonObject, LogRecord } from '../model/records.ts'
 import type { Metrics } from '../observability/metrics.ts'
 import type { Store } from '../store/store.ts'
 import { type AuthRequest, type Caller, type Hooks } from './auth.ts'
@@ -18,6 +18,15 @@ export interface GatewayOptions {
   metrics: Metrics
   logger: Logger
 }
+
+/** A page of a stream's groups; `next` is where the following page starts, when there is one. */
+export interface GroupPage {
+  groups: GroupInfo[]
+  next?: string
+}
+
+export const DEFAULT_GROUP_PAGE = 100
+export const MAX_GROUP_PAGE = 1000
 
 export interface SetResult {
   item: Item
@@ -134,6 +143,33 @@ export class Gateway implements SessionContext {
     const record = await this.store.send(address.streamName, address.groupId, address.id, { type: event.type, data: JSON.parse(json) })
     this.metrics.eventsWritten.inc()
     return record
+  }
+
+  /**
+   * A page of the stream's groups that hold items, in byte order of their ids. Authorised like a read: only
+   * groups `canAccess` lets the caller read are listed (a page may then hold fewer than `limit`).
+   */
+  async listGroups(caller: Caller, streamName: string, page: { after?: string; limit?: number } = {}): Promise<GroupPage> {
+    checkName('streamName', streamName, this.limits)
+    this.registry.get(streamName)
+    if (page.after !== undefined) checkName('after', page.after, this.limits)
+    const limit = page.limit ?? DEFAULT_GROUP_PAGE
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_GROUP_PAGE) {
+      throw new GatewayError('INVALID_ARGUMENT', `limit must be a whole number from 1 to ${MAX_GROUP_PAGE}`)
+    }
+    // One more than asked tells whether another page follows.
+    const found = await this.store.groups(streamName, page.after, limit + 1)
+    const listed = found.slice(0, limit)
+    const readable: GroupInfo[] = []
+    for (const group of listed) {
+      try {
+        await this.authorize(caller, { streamName, groupId: group.groupId })
+        readable.push(group)
+      } catch (error) {
+        if (!(error instanceof GatewayError && error.code === 'PERMISSION_DENIED')) throw error
+      }
+    }
+    return found.length > limit ? { groups: readable, next: listed.at(-1)!.groupId } : { groups: readable }
   }
 
   listStreams(): string[] {

@@ -1,6 +1,6 @@
 import { toJson } from '@bufbuild/protobuf'
 import { ValueSchema } from '@bufbuild/protobuf/wkt'
-import { Code, type ConnectRouter, type ServiceImpl } from '@connectrpc/connect'
+import { Code, type ConnectRouter, type MethodImpl, type ServiceImpl } from '@connectrpc/connect'
 import type { Gateway } from '../../core/gateway.ts'
 import { resumeToken } from '../../core/resume-token.ts'
 import { StreamService } from '../../gen/streamgate/v1/stream_pb.ts'
@@ -50,15 +50,17 @@ export function streamServiceRoutes(router: ConnectRouter, gateway: Gateway) {
         return { timestamp: BigInt(record.timestamp) }
       }),
     listStreams: () => unary(async () => ({ streams: gateway.listStreams().map((name) => ({ name })) })),
+    listGroups: (request, context) =>
+      unary(async () => {
+        const page = await gateway.listGroups(callerOf(context), request.streamName, { after: request.after || undefined, limit: request.limit || undefined })
+        return { groups: page.groups, nextAfter: page.next ?? '' }
+      }),
   }
 
   const requestGate = authenticateCall(gateway, (failure) => metrics.rejectedInputs.inc({ transport, reason: rejectionReason(failure) }))
-  const { method } = StreamService
-  router
-    .rpc(method.get, methods.get, { requestGate })
-    .rpc(method.list, methods.list, { requestGate })
-    .rpc(method.set, methods.set, { requestGate })
-    .rpc(method.delete, methods.delete, { requestGate })
-    .rpc(method.send, methods.send, { requestGate })
-    .rpc(method.listStreams, methods.listStreams, { requestGate })
+  // Every unary method of the contract (UnaryMethods makes the compiler ask for each one's implementation).
+  for (const method of StreamService.methods) {
+    if (method.methodKind !== 'unary') continue
+    router.rpc(method, methods[method.localName as keyof UnaryMethods] as MethodImpl<typeof method>, { requestGate })
+  }
 }

@@ -46,11 +46,37 @@ class GetResponse(_message.Message):
     item: _struct_pb2.Struct
     def __init__(self, item: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
+class GroupInfo(_message.Message):
+    __slots__ = ["group_id", "items"]
+    GROUP_ID_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    group_id: str
+    items: int
+    def __init__(self, group_id: _Optional[str] = ..., items: _Optional[int] = ...) -> None: ...
+
 class ItemChange(_message.Message):
     __slots__ = ["item"]
     ITEM_FIELD_NUMBER: _ClassVar[int]
     item: _struct_pb2.Struct
     def __init__(self, item: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+
+class ListGroupsRequest(_message.Message):
+    __slots__ = ["after", "limit", "stream_name"]
+    AFTER_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    STREAM_NAME_FIELD_NUMBER: _ClassVar[int]
+    after: str
+    limit: int
+    stream_name: str
+    def __init__(self, stream_name: _Optional[str] = ..., after: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class ListGroupsResponse(_message.Message):
+    __slots__ = ["groups", "next_after"]
+    GROUPS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_AFTER_FIELD_NUMBER: _ClassVar[int]
+    groups: _containers.RepeatedCompositeFieldContainer[GroupInfo]
+    next_after: str
+    def __init__(self, groups: _Optional[_Iterable[_Union[GroupInfo, _Mapping]]] = ..., next_after: _Optional[str] = ...) -> None: ...
 
 class ListRequest(_message.Message):
     __slots__ = ["group_id", "stream_name"]
