@@ -147,17 +147,20 @@ describe('@grpc/grpc-js with proto/ through proto-loader', () => {
 })
 
 describe('encode once, write many', () => {
-  it('encodes a record once for every subscriber; the protobuf codec copies those bytes', async () => {
-    const { protoFormat, preEncodedMessage } = await import('../gateway/transports/connect/messages.ts')
+  it('encodes a record once for every subscriber, as a whole envelope (flags, length, protobuf message)', async () => {
+    const { protoEnvelopes, jsonEnvelopes } = await import('../gateway/transports/connect/messages.ts')
     const { deliveryOf } = await import('../gateway/core/delivery.ts')
     const { SubscribeResponseSchema } = await import('../gateway/gen/streamgate/v1/stream_pb.ts')
-    const { toBinary, fromBinary } = await import('@bufbuild/protobuf')
+    const { fromBinary, fromJsonString } = await import('@bufbuild/protobuf')
     const record = { streamName: 'todo', groupId: 'g', seq: 7, timestamp: 1_700_000_000_123, epoch: 'e1', kind: 'update' as const, id: 'a', item: { id: 'a', title: 'x', tags: ['p', 'q'], n: 1.5 } }
-    const bytes = deliveryOf(record).bytes(protoFormat)
-    expect(deliveryOf(record).bytes(protoFormat)).toBe(bytes)
-    const carrier = preEncodedMessage(bytes)
-    expect(preEncodedMessage(deliveryOf(record).bytes(protoFormat))).toBe(carrier)
-    expect(Buffer.from(toBinary(SubscribeResponseSchema, carrier))).toEqual(bytes)
-    expect(fromBinary(SubscribeResponseSchema, bytes)).toMatchObject({ id: 'a', sequence: 7n, timestamp: 1_700_000_000_123n, resumeToken: 'e1.7', conflated: 0, event: { case: 'update', value: { item: record.item } } })
+    const expected = { id: 'a', sequence: 7n, timestamp: 1_700_000_000_123n, resumeToken: 'e1.7', conflated: 0, event: { case: 'update', value: { item: record.item } } }
+    const bytes = deliveryOf(record).bytes(protoEnvelopes)
+    expect(deliveryOf(record).bytes(protoEnvelopes)).toBe(bytes)
+    expect(bytes[0]).toBe(0)
+    expect(bytes.readUInt32BE(1)).toBe(bytes.length - 5)
+    expect(fromBinary(SubscribeResponseSchema, bytes.subarray(5))).toMatchObject(expected)
+    const json = deliveryOf(record).bytes(jsonEnvelopes)
+    expect(json.readUInt32BE(1)).toBe(json.length - 5)
+    expect(fromJsonString(SubscribeResponseSchema, json.subarray(5).toString())).toMatchObject(expected)
   })
 })

@@ -16,6 +16,7 @@ import type { WriteTarget } from './writers.ts'
  *   to bench/.tmp at run time so that its `@motiadev/core` import resolves from this repository's
  *   node_modules (a devDependency; never vendored);
  * - raw: bench/peers/raw-{ws,sse,grpc}.ts, the ceilings;
+ * - grpc-js: bench/peers/grpc-js.ts, a plain @grpc/grpc-js broadcaster (gRPC only), for comparison;
  * - streamgate-redis: a redis-server of the harness's own (free port, no persistence) and two streamgate
  *   processes on it (`--redis`); subscribers connect to B, writes go to A (WebSocket fan-out and groups);
  * - streamgate-cluster: the same two instances on a Redis Cluster of the harness's own (three masters, no
@@ -31,9 +32,9 @@ export const REDIS_SERVER = process.env.REDIS_SERVER ?? '/usr/bin/redis-server'
 const REDIS_CLI = process.env.REDIS_CLI ?? '/usr/bin/redis-cli'
 const CLUSTER_MASTERS = 3
 
-export type SystemName = 'streamgate' | 'motia' | 'raw' | 'streamgate-redis' | 'streamgate-cluster'
-export const SYSTEM_NAMES: readonly SystemName[] = ['raw', 'motia', 'streamgate', 'streamgate-redis', 'streamgate-cluster']
-export type ServerKind = 'streamgate' | 'streamgate-inproc' | 'motia' | 'raw-ws' | 'raw-sse' | 'raw-grpc' | 'streamgate-redis' | 'streamgate-cluster'
+export type SystemName = 'streamgate' | 'motia' | 'raw' | 'grpc-js' | 'streamgate-redis' | 'streamgate-cluster'
+export const SYSTEM_NAMES: readonly SystemName[] = ['raw', 'motia', 'grpc-js', 'streamgate', 'streamgate-redis', 'streamgate-cluster']
+export type ServerKind = 'streamgate' | 'streamgate-inproc' | 'motia' | 'raw-ws' | 'raw-sse' | 'raw-grpc' | 'grpc-js' | 'streamgate-redis' | 'streamgate-cluster'
 /** The systems of two streamgate instances on a shared store (cross-instance delivery). */
 export const CROSS_INSTANCE: readonly SystemName[] = ['streamgate-redis', 'streamgate-cluster']
 
@@ -217,9 +218,10 @@ async function startOn(kind: ServerKind, port: number, options: StartOptions): P
       const p = await launch(kind, ['--import', 'tsx', `bench/peers/${kind}.ts`], { PORT: String(port) }, /listening on (\d+)/, options)
       return { ...base, pid: p.child.pid!, write: { kind: 'raw', host: HOST, port }, stop: p.stop, exited: p.exited, log: p.log }
     }
-    case 'raw-grpc': {
+    case 'raw-grpc':
+    case 'grpc-js': {
       const writePort = await freePort()
-      const p = await launch(kind, ['--import', 'tsx', 'bench/peers/raw-grpc.ts'], { PORT: String(port), WRITE_PORT: String(writePort) }, /listening on (\d+) writes on (\d+)/, options)
+      const p = await launch(kind, ['--import', 'tsx', `bench/peers/${kind}.ts`], { PORT: String(port), WRITE_PORT: String(writePort) }, /listening on (\d+) writes on (\d+)/, options)
       return { ...base, pid: p.child.pid!, write: { kind: 'raw', host: HOST, port: writePort }, stop: p.stop, exited: p.exited, log: p.log }
     }
   }
@@ -263,6 +265,7 @@ async function startRedis(masters: number) {
 export function serverKind(system: SystemName, transport: Transport): ServerKind | null {
   if (system === 'raw') return transport === 'ws' ? 'raw-ws' : transport === 'sse' ? 'raw-sse' : 'raw-grpc'
   if (system === 'motia') return transport === 'ws' ? 'motia' : null
+  if (system === 'grpc-js') return transport === 'grpc' ? 'grpc-js' : null
   if (CROSS_INSTANCE.includes(system)) return transport === 'ws' ? (system as ServerKind) : null
   return 'streamgate'
 }

@@ -1,64 +1,84 @@
-import * as grpc from '@grpc/grpc-js'
 import http from 'node:http'
+import http2 from 'node:http2'
 import { loadStreamService, toStruct } from '../lib/proto.ts'
 import { exitOnSignals, handleWrite, PeerState } from './common.ts'
 
 /**
- * The ceiling for gRPC server streaming in Node: @grpc/grpc-js serving streamgate.v1.StreamService/Subscribe
- * (and Set). Each update is protobuf-encoded once and the same bytes are written to every call of the group
- * (the Subscribe method's serializer passes Buffers through). A call starts with a sync of the group's items.
- * Writes: `PUT /streams/{s}/{g}/{id}` on WRITE_PORT (node:http), or the unary Set.
+ * The ceiling for gRPC server streaming in Node: node:http2 serving streamgate.v1.StreamService/Subscribe
+ * with nothing in between. Each update is encoded once into a whole gRPC envelope (flag, length, protobuf
+ * message); the envelopes published in one event-loop turn are joined once per group, and that one buffer
+ * is written to every stream of the group: one write per stream per turn, as streamgate aims to. A call
+ * starts with a sync of the group's items and ends (grpc-status 0) only when the client leaves. Writes:
+ * `PUT /streams/{s}/{g}/{id}` on WRITE_PORT (node:http).
  */
 exitOnSignals()
 type Item = Record<string, string>
-const service = loadStreamService()
-const subscribe = service.Subscribe!
-const encode = (message: unknown) => subscribe.responseSerialize(message) as Buffer
+const subscribe = loadStreamService().Subscribe!
 const state = new PeerState()
-const items = new Map<string, Map<string, Item>>()
-const rooms = new Map<string, Set<grpc.ServerWritableStream<unknown, Buffer>>>()
+const rooms = new Map<string, Set<http2.ServerHttp2Stream>>()
+/** This turn's envelopes per group, written when the turn ends. */
+const turn = new Map<string, Buffer[]>()
 let seq = 0
+
+const envelope = (message: unknown) => {
+  const bytes = subscribe.responseSerialize(message) as Buffer
+  const framed = Buffer.allocUnsafe(5 + bytes.length)
+  framed[0] = 0
+  framed.writeUInt32BE(bytes.length, 1)
+  bytes.copy(framed, 5)
+  return framed
+}
+
+function flushTurn() {
+  for (const [groupId, envelopes] of turn) {
+    const batch = envelopes.length === 1 ? envelopes[0]! : Buffer.concat(envelopes)
+    for (const stream of rooms.get(groupId) ?? []) stream.write(batch)
+  }
+  turn.clear()
+}
 
 function publish(streamName: string, groupId: string, id: string, body: string) {
   const item = JSON.parse(state.set(groupId, id, body)) as Item
-  let group = items.get(groupId)
-  if (!group) items.set(groupId, (group = new Map()))
-  group.set(id, item)
-  const room = rooms.get(groupId)
-  if (!room) return
-  const message = encode({ streamName, groupId, id, timestamp: Date.now(), sequence: ++seq, update: { item: toStruct(item) } })
-  for (const call of room) call.write(message)
+  if (!rooms.get(groupId)?.size) return
+  const message = envelope({ streamName, groupId, id, timestamp: Date.now(), sequence: ++seq, update: { item: toStruct(item) } })
+  let envelopes = turn.get(groupId)
+  if (!envelopes) {
+    if (turn.size === 0) setImmediate(flushTurn)
+    turn.set(groupId, (envelopes = []))
+  }
+  envelopes.push(message)
 }
 
-const server = new grpc.Server()
-server.addService({ ...service, Subscribe: { ...subscribe, responseSerialize: (buffer: Buffer) => buffer } }, {
-  Subscribe(call: grpc.ServerWritableStream<{ streamName: string; groupId: string }, Buffer>) {
-    const { streamName, groupId } = call.request
+const server = http2.createServer()
+server.on('stream', (stream, headers) => {
+  stream.on('error', () => {})
+  if (headers[':path'] !== '/streamgate.v1.StreamService/Subscribe') {
+    stream.respond({ ':status': 404 }, { endStream: true })
+    return
+  }
+  const chunks: Buffer[] = []
+  stream.on('data', (chunk: Buffer) => chunks.push(chunk))
+  stream.on('end', () => {
+    const body = Buffer.concat(chunks)
+    const { streamName, groupId } = subscribe.requestDeserialize(body.subarray(5, 5 + body.readUInt32BE(1))) as { streamName: string; groupId: string }
+    stream.respond({ ':status': 200, 'content-type': 'application/grpc+proto' }, { waitForTrailers: true })
+    stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }))
     let room = rooms.get(groupId)
     if (!room) rooms.set(groupId, (room = new Set()))
-    room.add(call)
-    call.write(encode({ streamName, groupId, timestamp: Date.now(), sequence: seq, sync: { items: [...(items.get(groupId)?.values() ?? [])].map(toStruct) } }))
-    const leave = () => room.delete(call)
-    call.on('cancelled', leave)
-    call.on('close', leave)
-    call.on('error', leave)
-  },
-  Set(call: grpc.ServerUnaryCall<{ streamName: string; groupId: string; id: string; data: { fields: Record<string, { stringValue?: string }> } }, unknown>, callback: grpc.sendUnaryData<unknown>) {
-    const { streamName, groupId, id, data } = call.request
-    const body = JSON.stringify(Object.fromEntries(Object.entries(data.fields).map(([k, v]) => [k, v.stringValue ?? null])))
-    publish(streamName, groupId, id, body)
-    callback(null, { created: false })
-  },
+    room.add(stream)
+    stream.write(envelope({ streamName, groupId, timestamp: Date.now(), sequence: seq, sync: { items: state.items(groupId).map((json) => toStruct(JSON.parse(json))) } }))
+    stream.on('close', () => room.delete(stream))
+  })
 })
 
 const writes = http.createServer((request, response) => {
   if (!handleWrite(request, response, publish)) response.writeHead(404).end()
 })
 
-server.bindAsync(`127.0.0.1:${process.env.PORT ?? 0}`, grpc.ServerCredentials.createInsecure(), (error, port) => {
-  if (error) throw error
+server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
   writes.listen(Number(process.env.WRITE_PORT ?? 0), '127.0.0.1', () => {
-    const address = writes.address()
-    console.log(`raw-grpc listening on ${port} writes on ${typeof address === 'object' && address ? address.port : ''}`)
+    const port = server.address()
+    const writePort = writes.address()
+    console.log(`raw-grpc listening on ${typeof port === 'object' && port ? port.port : ''} writes on ${typeof writePort === 'object' && writePort ? writePort.port : ''}`)
   })
 })

@@ -1,9 +1,9 @@
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
 import http2, { type Http2ServerRequest, type Http2ServerResponse } from 'node:http2'
-import { type HandlerContext, createContextKey } from '@connectrpc/connect'
+import { type ConnectError, type HandlerContext, createContextKey } from '@connectrpc/connect'
 import { type Caller, tokenFrom } from '../../core/auth.ts'
 import type { Gateway } from '../../core/gateway.ts'
-import { ERROR_CODE_HEADER, toConnectError } from './errors.ts'
+import { toConnectError } from './errors.ts'
 
 /** The Node request and response under a call, whichever HTTP version carried it. */
 export interface Exchange {
@@ -19,17 +19,25 @@ const callerKey = createContextKey<Caller | undefined>(undefined, { description:
  * header object (gRPC metadata are HTTP/2 headers) and the request target; the token is found by the same
  * rules (`authorization: Bearer`, else `?authToken=`). Runs before the request body is read.
  */
-export function authenticateCall(gateway: Gateway, onRefused: (code: string) => void) {
+export async function authenticateRequest(gateway: Gateway, headers: IncomingHttpHeaders, url: string): Promise<Caller> {
+  try {
+    return await gateway.authenticate({ headers, url, token: tokenFrom(headers, url) })
+  } catch (error) {
+    throw toConnectError(error)
+  }
+}
+
+/** `authenticateRequest` as connect-es's request gate. */
+export function authenticateCall(gateway: Gateway, onRefused: (failure: ConnectError) => void) {
   return async (context: HandlerContext) => {
     const exchange = context.values.get(exchangeKey)
     const headers = exchange?.request.headers ?? Object.fromEntries(context.requestHeader)
     const url = exchange?.request.url ?? new URL(context.url).pathname
     try {
-      context.values.set(callerKey, await gateway.authenticate({ headers, url, token: tokenFrom(headers, url) }))
+      context.values.set(callerKey, await authenticateRequest(gateway, headers, url))
     } catch (error) {
-      const failure = toConnectError(error)
-      onRefused(failure.metadata.get(ERROR_CODE_HEADER) ?? 'unauthenticated')
-      throw failure
+      onRefused(error as ConnectError)
+      throw error
     }
   }
 }

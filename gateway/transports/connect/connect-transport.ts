@@ -1,11 +1,13 @@
 import { Code, ConnectError, createContextValues } from '@connectrpc/connect'
 import { fastifyConnectPlugin } from '@connectrpc/connect-fastify'
 import type { FastifyInstance } from 'fastify'
+import { disconnectMessage } from '../../core/disconnect.ts'
 import type { Gateway } from '../../core/gateway.ts'
 import { StreamService } from '../../gen/streamgate/v1/stream_pb.ts'
-import { authenticateCall, type Exchange, exchangeKey, whenWritten } from './call-context.ts'
+import { type Exchange, exchangeKey, whenWritten } from './call-context.ts'
 import { reflectionRoutes } from './reflection-service.ts'
-import { streamService } from './stream-service.ts'
+import { streamServiceRoutes } from './stream-service.ts'
+import { subscribeRoute } from './subscribe-route.ts'
 
 export interface ConnectTransportOptions {
   /** After its queue limit, how long a subscriber may still read up to its RESOURCE_EXHAUSTED end. */
@@ -21,7 +23,11 @@ export interface ConnectTransportOptions {
  */
 export function connectTransport(gateway: Gateway, options: Partial<ConnectTransportOptions> = {}) {
   const { slowConsumerGraceMs = 1000, shutdownGraceMs = 2000 } = options
-  const { metrics, limits } = gateway
+  const { limits } = gateway
+  // Requests larger than the largest WebSocket frame are refused (RESOURCE_EXHAUSTED) before they are parsed;
+  // below that, the core's item limit decides.
+  const readMaxBytes = limits.maxFrameBytes
+  const subscribe = subscribeRoute(gateway, { readMaxBytes, slowConsumerGraceMs })
   const shutdown = new AbortController()
   const exchanges = new WeakMap<object, Exchange>()
   /** Calls whose response is still being written, so shutdown can wait for their UNAVAILABLE end. */
@@ -34,15 +40,13 @@ export function connectTransport(gateway: Gateway, options: Partial<ConnectTrans
         exchanges.set(request.raw, exchange)
         open.set(exchange, new Promise<void>((resolve) => whenWritten(exchange, resolve)).then(() => void open.delete(exchange)))
       })
+      await app.register(subscribe.routes)
       await app.register(fastifyConnectPlugin, {
         routes(router) {
-          const requestGate = authenticateCall(gateway, (reason) => metrics.rejectedInputs.inc({ transport: 'connect', reason: reason.toLowerCase() }))
-          router.service(StreamService, streamService(gateway, { slowConsumerGraceMs }), { requestGate })
+          streamServiceRoutes(router, gateway)
           reflectionRoutes(router, [StreamService])
         },
-        // Requests larger than the largest WebSocket frame are refused by Connect (RESOURCE_EXHAUSTED) before
-        // they are parsed; below that, the core's item limit decides.
-        readMaxBytes: limits.maxFrameBytes,
+        readMaxBytes,
         shutdownSignal: shutdown.signal,
         contextValues: (request) => createContextValues().set(exchangeKey, exchanges.get(request.raw)),
       })
@@ -50,7 +54,8 @@ export function connectTransport(gateway: Gateway, options: Partial<ConnectTrans
 
     /** Ends every open call with UNAVAILABLE (clients reconnect and resume) and waits for them to finish. */
     async close() {
-      shutdown.abort(new ConnectError('server shutting down - reconnect and resume', Code.Unavailable))
+      subscribe.close()
+      shutdown.abort(new ConnectError(disconnectMessage.shutdown, Code.Unavailable))
       if (open.size === 0) return
       let timer: NodeJS.Timeout | undefined
       await Promise.race([

@@ -31,3 +31,6 @@ export function toConnectError(error: unknown): ConnectError {
   }
   return new ConnectError('internal error', Code.Internal, undefined, undefined, error)
 }
+
+/** The reason a refusal is counted under: the contract's code when the gateway refused, else the status. */
+export const rejectionReason = (failure: ConnectError) => (failure.metadata.get(ERROR_CODE_HEADER) ?? Code[failure.code]).toLowerCase()

@@ -1,10 +1,14 @@
 import { create, fromJson, type JsonValue, toBinary, toJsonString } from '@bufbuild/protobuf'
-import { BinaryReader } from '@bufbuild/protobuf/wire'
 import { ValueSchema } from '@bufbuild/protobuf/wkt'
+import { encodeEnvelope } from '@connectrpc/connect/protocol'
 import { resumeToken } from '../../core/resume-token.ts'
 import { defineWireFormat } from '../../core/wire.ts'
 import type { Address, LogRecord, Snapshot } from '../../model/records.ts'
 import { type SubscribeResponse, SubscribeResponseSchema } from '../../gen/streamgate/v1/stream_pb.ts'
+
+/** Proto3 has no absent string: an empty `id` means "the whole group", as the contract says. */
+export const addressOf = ({ streamName, groupId, id }: { streamName: string; groupId: string; id: string }): Address =>
+  id === '' ? { streamName, groupId } : { streamName, groupId, id }
 
 /** A custom event's payload as `google.protobuf.Value`; unset when the event carried no data. */
 export const toValue = (data: unknown) => (data === undefined ? undefined : fromJson(ValueSchema, data as JsonValue))
@@ -43,41 +47,26 @@ export function syncMessage(address: Address, snapshot: Snapshot, reset: boolean
   })
 }
 
-const buffer = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-
-/** SubscribeResponse in the protobuf binary codec. */
-export const protoFormat = defineWireFormat({
-  name: 'connect-proto',
-  record: (record, conflated) => buffer(toBinary(SubscribeResponseSchema, recordMessage(record, conflated))),
-  sync: (address, snapshot, reset) => buffer(toBinary(SubscribeResponseSchema, syncMessage(address, snapshot, reset))),
-})
-
-/** SubscribeResponse in the JSON codec. */
-export const jsonFormat = defineWireFormat({
-  name: 'connect-json',
-  record: (record, conflated) => Buffer.from(toJsonString(SubscribeResponseSchema, recordMessage(record, conflated))),
-  sync: (address, snapshot, reset) => Buffer.from(toJsonString(SubscribeResponseSchema, syncMessage(address, snapshot, reset))),
-})
-
-const preEncoded = new WeakMap<Uint8Array, SubscribeResponse>()
-
 /**
- * A SubscribeResponse whose fields are all carried as already-encoded (unknown) fields: protobuf-es writes
- * them back byte for byte, so the binary codec copies the record's encoding instead of walking its Structs
- * again for every subscriber. Only for the protobuf codec: JSON does not write unknown fields.
+ * A message in the envelope all three protocols frame it with (flags, 4-byte length, message): the bytes a
+ * Subscribe stream writes for it, whichever protocol carries the call.
  */
-export function preEncodedMessage(bytes: Uint8Array): SubscribeResponse {
-  let message = preEncoded.get(bytes)
-  if (!message) {
-    message = create(SubscribeResponseSchema)
-    const reader = new BinaryReader(bytes)
-    const fields = []
-    while (reader.pos < reader.len) {
-      const [no, wireType] = reader.tag()
-      fields.push({ no, wireType, data: reader.skip(wireType, no) })
-    }
-    message.$unknown = fields
-    preEncoded.set(bytes, message)
-  }
-  return message
+const envelope = (message: Uint8Array) => {
+  const bytes = encodeEnvelope(0, message)
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 }
+const utf8 = new TextEncoder()
+
+/** SubscribeResponse in the protobuf binary codec, enveloped. */
+export const protoEnvelopes = defineWireFormat({
+  name: 'connect-proto',
+  record: (record, conflated) => envelope(toBinary(SubscribeResponseSchema, recordMessage(record, conflated))),
+  sync: (address, snapshot, reset) => envelope(toBinary(SubscribeResponseSchema, syncMessage(address, snapshot, reset))),
+})
+
+/** SubscribeResponse in the JSON codec, enveloped. */
+export const jsonEnvelopes = defineWireFormat({
+  name: 'connect-json',
+  record: (record, conflated) => envelope(utf8.encode(toJsonString(SubscribeResponseSchema, recordMessage(record, conflated)))),
+  sync: (address, snapshot, reset) => envelope(utf8.encode(toJsonString(SubscribeResponseSchema, syncMessage(address, snapshot, reset)))),
+})
