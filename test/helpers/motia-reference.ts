@@ -1,20 +1,14 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 
 /**
- * The REAL Motia 0.17 stream server (`@motiadev/core`'s createServer, driven by the shared reference script
- * ../shared/reference/motia-ref-server.mjs) as a child process, for differential tests.
- *
- * The script is copied into test/.tmp/ (gitignored) so that its `@motiadev/core` import resolves from this
- * repository's node_modules (a devDependency); neither the script nor @motiadev/core is vendored.
- * Override the script location with MOTIA_REF_SCRIPT.
+ * The REAL Motia 0.17 stream server (`@motiadev/core`'s createServer, driven by our harness
+ * test/motia-reference/server.mjs) as a child process, for differential tests.
  */
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url))
-const TMP_DIR = fileURLToPath(new URL('../.tmp/', import.meta.url))
-export const MOTIA_REF_SCRIPT = process.env.MOTIA_REF_SCRIPT ?? fileURLToPath(new URL('../../../shared/reference/motia-ref-server.mjs', import.meta.url))
+const MOTIA_REF_SCRIPT = fileURLToPath(new URL('../motia-reference/server.mjs', import.meta.url))
 
 export interface MotiaReference {
   url: string
@@ -37,9 +31,6 @@ export interface MotiaReference {
 
 export interface MotiaReferenceOptions {
   streams?: string[]
-  /** memory (the well-behaved baseline), file, or redis (needs @motiadev/adapter-redis-streams). */
-  storage?: 'memory' | 'file' | 'redis'
-  auth?: boolean
   /** How long to wait for the server to accept connections. */
   startTimeoutMs?: number
 }
@@ -56,7 +47,6 @@ async function freePort(): Promise<number> {
   })
 }
 
-let instances = 0
 const live = new Set<ChildProcess>()
 let exitHookInstalled = false
 function killOnExit(child: ChildProcess) {
@@ -72,20 +62,17 @@ function killOnExit(child: ChildProcess) {
 
 /**
  * Starts the reference server on a free loopback port and resolves once its HTTP API answers. Rejects with a
- * message that says what went wrong (missing script, missing @motiadev/core, crash, timeout) and carries the
+ * message that says what went wrong (missing @motiadev/core, crash, timeout) and carries the
  * child's output; it never skips.
  */
 export async function startMotiaReference(options: MotiaReferenceOptions = {}): Promise<MotiaReference> {
-  const { streams = ['todo', 'chat'], storage = 'memory', auth = false, startTimeoutMs = 15_000 } = options
-  if (!existsSync(MOTIA_REF_SCRIPT)) {
-    throw new Error(`Motia reference server script not found at ${MOTIA_REF_SCRIPT} (set MOTIA_REF_SCRIPT to its path)`)
-  }
+  const { streams = ['todo', 'chat'], startTimeoutMs = 15_000 } = options
   const failures: string[] = []
   // A port found free can be taken before the child binds it: retry on EADDRINUSE only.
   for (let attempt = 1; attempt <= 3; attempt++) {
     const port = await freePort()
     try {
-      return await launch(port, streams, storage, auth, startTimeoutMs)
+      return await launch(port, streams, startTimeoutMs)
     } catch (error) {
       const message = (error as Error).message
       failures.push(message)
@@ -95,15 +82,11 @@ export async function startMotiaReference(options: MotiaReferenceOptions = {}): 
   throw new Error(`the Motia reference server (real @motiadev/core) did not start:\n${failures.join('\n---\n')}`)
 }
 
-async function launch(port: number, streams: string[], storage: string, auth: boolean, startTimeoutMs: number): Promise<MotiaReference> {
-  mkdirSync(TMP_DIR, { recursive: true })
-  const script = `${TMP_DIR}motia-ref-server-${process.pid}-${++instances}.mjs`
-  copyFileSync(MOTIA_REF_SCRIPT, script)
-
+async function launch(port: number, streams: string[], startTimeoutMs: number): Promise<MotiaReference> {
   let output = ''
-  const child = spawn(process.execPath, [script], {
+  const child = spawn(process.execPath, [MOTIA_REF_SCRIPT], {
     cwd: REPO_ROOT,
-    env: { ...process.env, PORT: String(port), STORAGE: storage, STREAMS: streams.join(','), AUTH: auth ? '1' : '' },
+    env: { ...process.env, PORT: String(port), STREAMS: streams.join(',') },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   killOnExit(child)
@@ -113,7 +96,6 @@ async function launch(port: number, streams: string[], storage: string, auth: bo
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('exit', (code, signal) => {
       exitInfo = { code, signal }
-      rmSync(script, { force: true })
       resolve(exitInfo)
     })
   })
