@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import { cors as connectCors } from '@connectrpc/connect'
 import cors from '@fastify/cors'
 import Fastify, { type FastifyReply, type FastifyRequest, LogController } from 'fastify'
@@ -11,7 +12,7 @@ import { streamsApi } from './core/streams-api.ts'
 import { OnePort, type TlsOptions } from './http/one-port.ts'
 import { createMetrics } from './observability/metrics.ts'
 import { MemoryStore } from './store/memory-store.ts'
-import { type RedisConfig, RedisStore } from './store/redis-store.ts'
+import type { RedisConfig } from './store/redis-store.ts'
 import type { Store } from './store/store.ts'
 import { opsRoutes } from './transports/ops-routes.ts'
 import { restRoutes } from './transports/rest/rest-routes.ts'
@@ -50,13 +51,16 @@ export interface ServerOptions {
  * One gateway on one port: REST, WebSocket (any path) and operations routes over the same core. Embedders
  * get the fastify app to add their own routes and Motia's `streams` API to write from them.
  */
-export async function createServer(options: ServerOptions) {
+export async function createGateway(options: ServerOptions) {
   const logger = options.logger ?? pino({ level: 'info' })
   const limits = { ...defaultLimits, ...options.limits }
   const metrics = createMetrics()
   const registry = new StreamRegistry(options.streams)
   const historyLimit = (streamName: string) => registry.get(streamName).history
-  const store: Store = options.redis ? await RedisStore.connect({ ...options.redis, historyLimit, logger }) : new MemoryStore(historyLimit)
+  // ioredis is loaded only for a gateway that uses it: it is a good part of the startup time.
+  const store: Store = options.redis
+    ? await (await import('./store/redis-store.ts')).RedisStore.connect({ ...options.redis, historyLimit, logger })
+    : new MemoryStore(historyLimit)
   const gateway = new Gateway({ registry, store, hooks: options.hooks ?? {}, limits, metrics, logger })
   const websocket = websocketTransport(gateway, { pingIntervalMs: options.pingIntervalMs ?? 30_000 })
   const sse = sseTransport(gateway, { heartbeatMs: 15_000, retryMs: 1000, ...options.sse })
@@ -104,9 +108,13 @@ export async function createServer(options: ServerOptions) {
       const hostname = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address
       return `${options.tls ? 'https' : 'http'}://${hostname}:${bound.port}`
     },
-    /** WebSocket clients get close 1001, then the port closes. */
-    async close() {
+    /**
+     * `/readyz` turns 503 at once; after `drainDelayMs` (cut short by `signal`), so that load balancers stop
+     * sending new clients first, WebSocket clients get close 1001, streams end and the port closes.
+     */
+    async close({ drainDelayMs = 0, signal }: { drainDelayMs?: number; signal?: AbortSignal } = {}) {
       ready = false
+      if (drainDelayMs > 0) await sleep(drainDelayMs, undefined, { signal }).catch(() => {})
       sse.close()
       await connect.close()
       await websocket.close()
@@ -117,4 +125,4 @@ export async function createServer(options: ServerOptions) {
   }
 }
 
-export type StreamgateServer = Awaited<ReturnType<typeof createServer>>
+export type StreamgateServer = Awaited<ReturnType<typeof createGateway>>
