@@ -97,4 +97,14 @@ export async function main(argv: string[], extend?: (server: StreamgateServer) =
   }
   process.on('SIGINT', () => void stop('SIGINT'))
   process.on('SIGTERM', () => void stop('SIGTERM'))
+  // Under npm (`npx streamgate`, `npm start`) the gateway runs below a shell that npm kills on SIGTERM
+  // without passing the signal on: when that parent goes, stop as if signalled instead of living on orphaned.
+  if (process.env.npm_lifecycle_event) {
+    const parent = process.ppid
+    const watch = setInterval(() => {
+      if (process.ppid === parent) return
+      clearInterval(watch)
+      void stop('parent exited')
+    }, 250).unref()
+  }
 }

@@ -74,6 +74,7 @@ function parseFlags(argv: string[], options: ParseArgsOptionsConfig) {
       case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
         throw new UsageError(`unknown option ${flag}`)
       case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
+        if (message.includes('ambiguous')) throw new UsageError(`${flag} needs a value; write ${flag}=-... for one that starts with "-"`)
         throw new UsageError(`${flag} needs a value`)
       case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
         throw new UsageError(`unexpected argument ${/'([^']*)'/.exec(message)?.[1] ?? ''}: every setting is a --flag`)
