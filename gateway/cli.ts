@@ -1,12 +1,10 @@
 // Imports only what parsing the command line needs: `--help` and `--version` answer without loading the
 // server, fastify or a TypeScript loader, which come in with the first real start.
-import { readFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { type CliOptions, parseCliOptions, usage } from './config/cli-options.ts'
 import { StartupError, UsageError } from './config/startup-errors.ts'
 import type { StreamgateServer } from './server.ts'
-
-const version = (): string => JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version
+import { packageVersion } from './version.ts'
 
 /** Prints why the gateway cannot start, in one line, and exits non-zero. */
 function fail(error: unknown): never {
@@ -83,7 +81,7 @@ export async function main(argv: string[], extend?: (server: StreamgateServer) =
     fail(error)
   }
   if (options === 'help') return console.log(usage)
-  if (options === 'version') return console.log(version())
+  if (options === 'version') return console.log(packageVersion())
   const { drainDelayMs } = options
   const { server, logger } = await start(options, extend).catch(fail)
 

@@ -9,8 +9,10 @@ import { defaultLimits, type Limits } from './core/limits.ts'
 import { StreamRegistry } from './core/registry.ts'
 import type { StreamConfig } from './core/stream-config.ts'
 import { streamsApi } from './core/streams-api.ts'
+import { frameworkErrorReply, gatewayErrorReplies } from './http/error-replies.ts'
 import { OnePort, type TlsOptions } from './http/one-port.ts'
 import { createMetrics } from './observability/metrics.ts'
+import { openApi } from './openapi/openapi.ts'
 import { MemoryStore } from './store/memory-store.ts'
 import type { RedisConfig } from './store/redis-store.ts'
 import type { Store } from './store/store.ts'
@@ -20,6 +22,7 @@ import { eventStreamConstraint } from './transports/sse/event-stream-constraint.
 import { type SseOptions, sseTransport } from './transports/sse/sse-transport.ts'
 import { type ConnectTransportOptions, connectTransport } from './transports/connect/connect-transport.ts'
 import { websocketTransport } from './transports/websocket/websocket-transport.ts'
+import { packageVersion } from './version.ts'
 
 /** One line per request is too much at info level for a gateway; it stays available at debug. */
 class DebugRequestLogs extends LogController {
@@ -73,6 +76,7 @@ export async function createGateway(options: ServerOptions) {
     bodyLimit: limits.maxItemBytes,
     logController: new DebugRequestLogs(),
     routerOptions: { constraints: { eventStream: eventStreamConstraint } },
+    frameworkErrors: frameworkErrorReply,
     serverFactory: (handler) => {
       port = new OnePort(handler, options.tls)
       return port.http1
@@ -81,6 +85,8 @@ export async function createGateway(options: ServerOptions) {
   const onePort = port!
   // HTTP/2 keepalive for gRPC and Connect streams, on the WebSocket ping interval.
   onePort.pingSessions(options.pingIntervalMs ?? 30_000)
+  await app.register(gatewayErrorReplies)
+  await app.register(openApi, { streams: options.streams, version: packageVersion() })
   await app.register(opsRoutes(metrics, () => ready && store.ready()))
   if (options.corsOrigins?.length) {
     // Connect and gRPC-Web from a browser need their own request and response headers allowed.
