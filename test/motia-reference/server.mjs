@@ -1,7 +1,6 @@
-// The real Motia 0.17 Node stream server (`@motiadev/core`'s createServer: express, its stream wrapper and its
-// ws socket server, the code `motia dev` runs) with Motia's in-memory stream storage and a small HTTP control
-// API, so tests and benchmarks can drive a backend's `streams.<name>` calls inside Motia's own process.
-// Our harness, not Motia source; @motiadev/core is a devDependency.
+// The Motia reference server for differential tests and benchmarks: the real Motia 0.17 server (motia-app.mjs)
+// with Motia's memory storage and a small HTTP control API that drives a backend's `streams.<name>` calls
+// inside Motia's own process.
 //
 //   PORT=3111 STREAMS=todo,chat node test/motia-reference/server.mjs
 //
@@ -9,55 +8,11 @@
 // DELETE /__ref/:stream/:group/:id, GET /__ref/:stream/:group (getGroup),
 // POST /__ref-send/:stream/:group[?id=] with {type, data} (custom event).
 // It keeps Motia's bugs (motia-protocol.md): a non-JSON frame kills it, `delete` frames carry `data: null`.
-import {
-  createServer,
-  DefaultCronAdapter,
-  DefaultQueueEventAdapter,
-  LockedData,
-  MemoryStateAdapter,
-  MemoryStreamAdapter,
-  NoPrinter,
-} from '@motiadev/core'
+import { motiaApp } from './motia-app.mjs'
 
 const PORT = Number(process.env.PORT || 3111)
 const STREAMS = (process.env.STREAMS || 'todo,chat').split(',')
-
-// LockedData insists on a Redis client for its hidden log and trace streams: unknown commands resolve to null.
-const kv = new Map()
-const fakeRedis = new Proxy(
-  {
-    isOpen: true,
-    async get(k) { return kv.get(k) ?? null },
-    async set(k, v) { kv.set(k, v); return 'OK' },
-    async scan() { return { cursor: '0', keys: [] } },
-    async publish() { return 0 },
-  },
-  { get: (target, name) => (name in target ? target[name] : async () => null) },
-)
-
-// One state per stream shared by every adapter Motia creates for it, as its memory storage does in `motia dev`.
-const shared = {}
-const streamManager = {
-  createStream(name) {
-    const adapter = new MemoryStreamAdapter(name)
-    adapter.state = shared[name] ??= {}
-    return adapter
-  },
-}
-const lockedData = new LockedData(process.cwd(), streamManager, new NoPrinter(), fakeRedis)
-for (const name of STREAMS) {
-  lockedData.createStream(
-    { filePath: `${name}.stream.ts`, config: { name, schema: null, baseConfig: { storageType: 'default' } } },
-    { disableTypeCreation: true },
-  )
-}
-
-const motia = createServer(
-  lockedData,
-  new MemoryStateAdapter(),
-  { isVerbose: false },
-  { eventAdapter: new DefaultQueueEventAdapter(), cronAdapter: new DefaultCronAdapter() },
-)
+const { motia, lockedData } = motiaApp({ streams: STREAMS.map((name) => ({ name })) })
 
 const stream = (name) => {
   const factory = lockedData.getStreams()[name]
