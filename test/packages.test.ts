@@ -14,7 +14,7 @@ import { rest, until } from './helpers/gateway.ts'
 const run = promisify(execFile)
 const ROOT = new URL('../', import.meta.url).pathname
 const CLIENT = join(ROOT, 'clients/typescript')
-const APP_FIXTURE = join(ROOT, 'test/fixtures/package-app')
+const APP_FIXTURE = join(ROOT, 'test/package-app')
 const version = (path: string) => JSON.parse(readFileSync(join(path, 'package.json'), 'utf8')).version as string
 // The versions this repository pins, so the app installs what the tests of the repository ran with.
 const pinned = (name: string) => `${name}@${JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).devDependencies[name]}`
