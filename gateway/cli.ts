@@ -65,8 +65,7 @@ async function start(options: CliOptions, extend?: (server: StreamgateServer) =>
   const url = await server.listen(options.port, options.host).catch((error) => {
     throw listenFailure(error, options.host, options.port)
   })
-  logger.info({ streams: server.gateway.listStreams() }, `streamgate listening on ${url} (WebSocket ${url.replace('http', 'ws')})`)
-  return { server, logger }
+  return { server, logger, url }
 }
 
 /**
@@ -83,7 +82,7 @@ export async function main(argv: string[], extend?: (server: StreamgateServer) =
   if (options === 'help') return console.log(usage)
   if (options === 'version') return console.log(packageVersion())
   const { drainDelayMs } = options
-  const { server, logger } = await start(options, extend).catch(fail)
+  const { server, logger, url } = await start(options, extend).catch(fail)
 
   const drain = new AbortController()
   let signals = 0
@@ -105,4 +104,6 @@ export async function main(argv: string[], extend?: (server: StreamgateServer) =
       void stop('parent exited')
     }, 250).unref()
   }
+  // Printed once a signal is handled: whoever waits for this line may stop the gateway right away.
+  logger.info({ streams: server.gateway.listStreams() }, `streamgate listening on ${url} (WebSocket ${url.replace('http', 'ws')})`)
 }

@@ -211,7 +211,7 @@ describe('startup failures: one line naming what and where, and a non-zero exit'
     [['--port'], /--port needs a value/],
     [['--max-item-bytes=-1'], /--max-item-bytes must be a whole number, got "-1"/],
     [['--max-item-bytes', '-1'], /--max-item-bytes needs a value; write --max-item-bytes=-\.\.\. for one that starts with "-"/],
-    [['--drain-delay', 'soon'], /--drain-delay must be a number of seconds, got "soon"/],
+    [['--drain-delay', 'soon'], /--drain-delay must be a number of seconds from 0 to 2147483, got "soon"/],
     [['--bogus'], /unknown option --bogus/],
     [['streams'], /unexpected argument streams/],
     [['--redis-prefix', 'x:'], /--redis-prefix needs --redis/],

@@ -56,10 +56,15 @@ function integer(name: string, value: string | undefined, max = Number.MAX_SAFE_
   return n
 }
 
+/** The longest a Node timer waits; a longer one fires at once. */
+const MAX_TIMER_SECONDS = Math.floor((2 ** 31 - 1) / 1000)
+
 function seconds(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined
   const n = value.trim() === '' ? Number.NaN : Number(value)
-  if (!Number.isFinite(n) || n < 0) throw new UsageError(`${name} must be a number of seconds, got "${value}"`)
+  if (!Number.isFinite(n) || n < 0 || n > MAX_TIMER_SECONDS) {
+    throw new UsageError(`${name} must be a number of seconds from 0 to ${MAX_TIMER_SECONDS}, got "${value}"`)
+  }
   return Math.round(n * 1000)
 }
 
@@ -125,7 +130,7 @@ export function parseCliOptions(argv: string[], env: NodeJS.ProcessEnv): CliOpti
   set('maxFrameBytes', 'max-frame-bytes', 'STREAMGATE_MAX_FRAME_BYTES')
   set('maxSubscriptionsPerConnection', 'max-subscriptions', 'STREAMGATE_MAX_SUBSCRIPTIONS')
   set('maxQueueBytes', 'max-queue-bytes', 'STREAMGATE_MAX_QUEUE_BYTES')
-  const lifetime = integer(...pick('sse-max-lifetime', 'STREAMGATE_SSE_MAX_LIFETIME'))
+  const lifetime = integer(...pick('sse-max-lifetime', 'STREAMGATE_SSE_MAX_LIFETIME'), MAX_TIMER_SECONDS)
   const [, cert] = pick('tls-cert', 'STREAMGATE_TLS_CERT')
   const [, key] = pick('tls-key', 'STREAMGATE_TLS_KEY')
   if (Boolean(cert) !== Boolean(key)) throw new UsageError('--tls-cert and --tls-key go together')

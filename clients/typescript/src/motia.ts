@@ -107,12 +107,15 @@ async function orNull<T>(call: Promise<T>): Promise<T | null> {
  * stream object Motia asks the factory for.
  */
 export function streamgateStorage<TData extends object = Record<string, unknown>>(streamName: string, options: StreamgateStorageOptions) {
-  const transport = options.transport ?? createConnectTransport({ baseUrl: httpBase(options.address), useBinaryFormat: true })
-  const client = createClient(StreamService, transport)
   const { token } = options
   const callOptions = async (): Promise<CallOptions> => {
     const value = typeof token === 'function' ? await token() : token
     return value ? { headers: { authorization: `Bearer ${value}` } } : {}
   }
-  return () => new StreamgateStream<TData>(client, streamName, callOptions)
+  // Made on first use: the gateway loads the same stream file for its schema and never calls the factory.
+  let client: ReturnType<typeof createClient<typeof StreamService>> | undefined
+  return () => {
+    client ??= createClient(StreamService, options.transport ?? createConnectTransport({ baseUrl: httpBase(options.address), useBinaryFormat: true }))
+    return new StreamgateStream<TData>(client, streamName, callOptions)
+  }
 }
