@@ -5,6 +5,7 @@ import { Validator } from '@seriousme/openapi-schema-validator'
 import { Ajv2020 } from 'ajv/dist/2020.js'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { z } from 'zod'
 import { rest, startGateway, type TestGateway } from './helpers/gateway.ts'
 
 let gateway: TestGateway
@@ -76,6 +77,20 @@ describe('/openapi.json', () => {
       expect(validate({ ...item, id: undefined })).toBe(false)
     }
     expect(ajv.compile(schemas['item.todo']!)({ id: 'x', title: 42, done: false })).toBe(false)
+  })
+})
+
+describe('a stream whose schema JSON Schema cannot express', () => {
+  it('still starts; its component says why it has no JSON Schema', async () => {
+    const shout = { name: 'shout', schema: z.object({ text: z.string().transform((text) => text.toUpperCase()) }) }
+    const other = await startGateway({ streams: [shout] })
+    try {
+      const { components } = await (await fetch(`${other.url}/openapi.json`)).json()
+      expect(components.schemas['item.shout']).toEqual({ title: 'shout', type: 'object', description: expect.stringMatching(/no JSON Schema form: Transforms/) })
+      expect((await rest(other.url, 'PUT', '/streams/shout/g/a', { text: 'hi' })).body).toEqual({ id: 'a', text: 'HI' })
+    } finally {
+      await other.close()
+    }
   })
 })
 

@@ -31,7 +31,12 @@ function withId(schema: JsonSchema): JsonSchema {
  * zod-to-json-schema, a JSON Schema stream as written. OpenAPI 3.1 speaks JSON Schema 2020-12.
  */
 export function itemJsonSchema(config: StreamConfig): JsonSchema {
-  return withId(streamJsonSchema(config))
+  try {
+    return withId(streamJsonSchema(config))
+  } catch (error) {
+    // zod refuses to export what JSON Schema cannot say (a transform, a Date): the stream still serves.
+    return { title: config.name, type: 'object', description: `the stream's schema has no JSON Schema form: ${(error as Error).message}` }
+  }
 }
 
 function streamJsonSchema(config: StreamConfig): JsonSchema {
