@@ -7,12 +7,12 @@ import { UsageError } from '../gateway/config/startup-errors.ts'
 
 const FLAGS = ['--port', '--host', '--streams', '--config', '--tls-cert', '--tls-key', '--redis', '--redis-prefix', '--cors-origin',
   '--sse-max-lifetime', '--log-level', '--max-item-bytes', '--max-frame-bytes', '--max-subscriptions', '--max-queue-bytes', '--drain-delay']
-const VARIABLES = ['PORT', 'STREAMGATE_PORT', 'STREAMGATE_DRAIN_DELAY', 'STREAMGATE_MAX_ITEM_BYTES', 'STREAMGATE_SSE_MAX_LIFETIME', 'STREAMGATE_REDIS_PREFIX']
+const VARIABLES = ['PORT', 'STREAMGATE_LOG_LEVEL', 'STREAMGATE_PORT', 'STREAMGATE_DRAIN_DELAY', 'STREAMGATE_MAX_ITEM_BYTES', 'STREAMGATE_SSE_MAX_LIFETIME', 'STREAMGATE_REDIS_PREFIX']
 const value = fc.oneof(
   fc.string(),
   fc.integer({ min: -100_000, max: 100_000 }).map(String),
   fc.double().map(String),
-  fc.constantFrom('', ' ', '1e3', '0x10', 'NaN', '-0', '2147483', '2147484', '9007199254740993'),
+  fc.constantFrom('', ' ', '1e3', '0x10', 'NaN', '-0', '2147483', '2147484', '9007199254740993', 'debug', 'silent'),
 )
 const argument = fc.oneof(fc.constantFrom(...FLAGS), value, fc.tuple(fc.constantFrom(...FLAGS), value).map(([flag, v]) => `${flag}=${v}`))
 
@@ -30,6 +30,7 @@ describe('parseCliOptions', () => {
         }
         if (typeof options === 'string') return
         expect(Number.isInteger(options.port) && options.port >= 0 && options.port <= 65_535).toBe(true)
+        expect(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).toContain(options.logLevel)
         // Durations become Node timers, which fire at once past 2^31 - 1 ms.
         for (const ms of [options.drainDelayMs, options.sseMaxLifetimeMs ?? 0]) expect(Number.isInteger(ms) && ms >= 0 && ms <= 2 ** 31 - 1, `${ms} ms`).toBe(true)
         for (const limit of Object.values(options.limits)) expect(Number.isSafeInteger(limit) && limit >= 0).toBe(true)

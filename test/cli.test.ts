@@ -215,6 +215,7 @@ describe('startup failures: one line naming what and where, and a non-zero exit'
     [['--bogus'], /unknown option --bogus/],
     [['streams'], /unexpected argument streams/],
     [['--redis-prefix', 'x:'], /--redis-prefix needs --redis/],
+    [['--log-level', 'loud'], /--log-level must be one of fatal, error, warn, info, debug, trace, silent, got "loud"/],
   ])('a bad command line %j: exit 2', async (args, pattern) => {
     const { code, stderr } = await runToExit(args)
     expect(code).toBe(2)

@@ -68,6 +68,13 @@ function seconds(name: string, value: string | undefined): number | undefined {
   return Math.round(n * 1000)
 }
 
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+
+function logLevel(name: string, value: string | undefined): string | undefined {
+  if (value !== undefined && !LOG_LEVELS.includes(value)) throw new UsageError(`${name} must be one of ${LOG_LEVELS.join(', ')}, got "${value}"`)
+  return value
+}
+
 /** node:util's parseArgs refusals, in one line each. */
 function parseFlags(argv: string[], options: ParseArgsOptionsConfig) {
   try {
@@ -146,7 +153,7 @@ export function parseCliOptions(argv: string[], env: NodeJS.ProcessEnv): CliOpti
     host: pick('host', 'STREAMGATE_HOST')[1] ?? '127.0.0.1',
     streams: (values.streams as string[] | undefined) ?? env.STREAMGATE_STREAMS?.split(',').filter(Boolean) ?? [],
     config: pick('config', 'STREAMGATE_CONFIG')[1],
-    logLevel: pick('log-level', 'STREAMGATE_LOG_LEVEL')[1] ?? 'info',
+    logLevel: logLevel(...pick('log-level', 'STREAMGATE_LOG_LEVEL')) ?? 'info',
     limits,
     drainDelayMs: seconds(...pick('drain-delay', 'STREAMGATE_DRAIN_DELAY')) ?? 0,
   }
