@@ -30,7 +30,8 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     projects: [
-      { extends: true, test: { name: 'unit', include: IN_PROCESS } },
+      // Unit tests that live next to their code (gateway/**) are in-process too.
+      { extends: true, test: { name: 'unit', include: [...IN_PROCESS, 'gateway/**/*.test.ts'] } },
       { extends: true, test: { name: 'integration', include: ['test/**/*.test.ts'], exclude: IN_PROCESS } },
     ],
   },

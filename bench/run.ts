@@ -7,7 +7,7 @@ import type { FlowJob, FlowResult, IdleResult, Mode, StormResult, SubscribersRes
 import { LoadgenProcess } from './lib/loadgen-process.ts'
 import { cpuWindow, listenDrops, machineInfo, memory } from './lib/proc.ts'
 import { type CaseRecord, type RunRecord, writeReports } from './lib/report.ts'
-import { REPO, type RunningServer, type ServerKind, serverKind, startServer, streamgateHasConnect, streamgateHasGrpc, SYSTEM_NAMES, type SystemName, TMP } from './lib/systems.ts'
+import { CROSS_INSTANCE, REPO, type RunningServer, type ServerKind, serverKind, startServer, streamgateHasConnect, streamgateHasGrpc, SYSTEM_NAMES, type SystemName, TMP } from './lib/systems.ts'
 
 /**
  * The benchmark orchestrator: starts every system under test and the load generators as processes of their
@@ -19,9 +19,10 @@ const USAGE = `Usage: node --import tsx bench/run.ts [flags]
 
   --scenario LIST     fanout,groups,idle,storm,writes (default: all)
   --transport LIST    ws,sse,grpc (default: all that apply)
-  --system LIST       raw,motia,streamgate,streamgate-redis (default: all; streamgate-redis = two streamgate
-                      processes on a harness-started redis-server, subscribers on B, writes to A: WebSocket
-                      fan-out only)
+  --system LIST       raw,motia,streamgate,streamgate-redis,streamgate-cluster (default: all;
+                      streamgate-redis = two streamgate processes on a harness-started redis-server,
+                      subscribers on B, writes to A; streamgate-cluster = the same on a harness-started
+                      Redis Cluster of three masters: WebSocket fan-out and groups only)
   --n LIST            subscribers for fanout and groups (quick: 100,1000 over WebSocket, 1000 otherwise;
                       --full: 100,1000,5000)
   --mode LIST         saturation,fixed (default: both)
@@ -239,7 +240,7 @@ async function flowCase(scenario: 'fanout' | 'groups', transport: Transport, sys
         window.start()
       } else if (mark === 'window-end' && window) {
         measured = window.stop()
-        // A system of several processes (streamgate-redis): their CPU and RSS summed into "server".
+        // A system of several processes (cross-instance): their CPU and RSS summed into "server".
         rssKiB = [server.pid, ...(server.otherPids ?? [])].reduce((sum, pid) => sum + (memory(pid)?.rssKiB ?? 0), 0)
       }
     })
@@ -264,8 +265,7 @@ async function flowScenario(scenario: 'fanout' | 'groups') {
   for (const transport of transports) {
     const ns = scenario === 'fanout' ? fanoutNs(transport) : groupsNs
     const modes = scenario === 'fanout' ? fanoutModes(transport) : groupsModes
-    // streamgate-redis (cross-instance) is measured in the fan-out scenario only.
-    const systems = plan.systems.filter((s) => serverKind(s, transport) !== null && (scenario === 'fanout' || s !== 'streamgate-redis'))
+    const systems = plan.systems.filter((s) => serverKind(s, transport) !== null)
     const kinds = systems.map((s) => serverKind(s, transport)!)
     await withServers(kinds, async (servers) => {
       const unavailable = new Map<SystemName, string>()
@@ -296,7 +296,7 @@ async function flowScenario(scenario: 'fanout' | 'groups') {
 
 async function idleCase(transport: Transport, system: SystemName) {
   const kind = serverKind(system, transport)
-  if (!kind || system === 'streamgate-redis') return
+  if (!kind || CROSS_INSTANCE.includes(system)) return
   const c = plan.idleC
   const base = { scenario: 'idle' as const, transport, system, n: c, label: `C=${c} ${plan.idleOwnGroups ? 'own groups' : 'one group'}` }
   try {
@@ -346,7 +346,7 @@ const mib = (kib: number) => Math.round((kib / 1024) * 10) / 10
 
 async function stormCase(transport: Transport, system: SystemName) {
   const kind = serverKind(system, transport)
-  if (!kind || system === 'streamgate-redis') return
+  if (!kind || CROSS_INSTANCE.includes(system)) return
   const c = plan.stormC
   const base = { scenario: 'storm' as const, transport, system, n: c, label: `C=${c}, ${plan.stormItems} items, back after ${plan.stormDelayMs} ms` }
   try {

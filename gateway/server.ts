@@ -11,6 +11,7 @@ import type { StreamConfig } from './core/stream-config.ts'
 import { streamsApi } from './core/streams-api.ts'
 import { frameworkErrorReply, gatewayErrorReplies } from './http/error-replies.ts'
 import { OnePort, type TlsOptions } from './http/one-port.ts'
+import { inspectorRoutes } from './inspector/inspector-routes.ts'
 import { createMetrics } from './observability/metrics.ts'
 import { openApi } from './openapi/openapi.ts'
 import { MemoryStore } from './store/memory-store.ts'
@@ -48,6 +49,8 @@ export interface ServerOptions {
   logger?: Logger
   /** Keep stream state in Redis, shared by every instance on it (gateway/store/redis-keys.ts); memory otherwise. */
   redis?: RedisConfig
+  /** Serve the inspector page at /inspector (default true). */
+  inspector?: boolean
 }
 
 /**
@@ -100,6 +103,7 @@ export async function createGateway(options: ServerOptions) {
   await app.register(restRoutes(gateway))
   await app.register(sse.routes)
   await app.register(connect.routes)
+  if (options.inspector !== false) await app.register(await inspectorRoutes(gateway, { auth: Boolean(options.hooks?.authenticate) }))
   app.server.on('upgrade', (request, socket, head) => void websocket.handleUpgrade(request, socket, head))
 
   return {

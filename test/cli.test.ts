@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
@@ -6,39 +5,17 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
+import { killCliProcesses, launch, runCli } from './helpers/cli-process.ts'
 import { rawClient } from './helpers/raw-ws.ts'
 import { AUTH_CONFIG, FIXTURE_STREAMS, rest, until } from './helpers/gateway.ts'
 
-const BIN = new URL('../bin/streamgate.mjs', import.meta.url).pathname
-const children: ChildProcess[] = []
-afterEach(() => {
-  for (const child of children.splice(0)) child.kill('SIGKILL')
-})
+afterEach(killCliProcesses)
 
 /** Runs `streamgate` expecting it to exit on its own: its exit code and what it printed. */
 async function runToExit(args: string[], env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-  children.push(child)
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (d) => (stdout += d))
-  child.stderr.on('data', (d) => (stderr += d))
-  const [code] = await once(child, 'exit')
-  return { code: code as number | null, stdout, stderr }
-}
-
-/** Runs the real `streamgate` binary and resolves with the URL it prints. */
-async function launch(args: string[], env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-  children.push(child)
-  let output = ''
-  child.stdout!.on('data', (d) => (output += d))
-  child.stderr!.on('data', (d) => (output += d))
-  const url = await until(() => {
-    if (child.exitCode !== null) throw new Error(`streamgate exited: ${output}`)
-    return /streamgate listening on (http:\/\/[^ ]+)/.exec(output)?.[1]
-  }, 'the listening line')
-  return { child, url, output: () => output }
+  const run = runCli(args, env)
+  const code = await run.exited
+  return { code, stdout: run.stdout(), stderr: run.stderr() }
 }
 
 describe('the streamgate command', () => {

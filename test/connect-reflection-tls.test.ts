@@ -98,7 +98,7 @@ describe('gRPC server reflection', () => {
     // Reflection sends the file asked for first, then its dependencies; a registry wants them the other way.
     const registry = createFileRegistry(create(FileDescriptorSetSchema, { file: files.reverse() }))
     const service = registry.getService('streamgate.v1.StreamService')!
-    expect(service.methods.map((m) => m.name)).toEqual(['Subscribe', 'Get', 'List', 'Set', 'Delete', 'Send', 'ListStreams'])
+    expect(service.methods.map((m) => m.name)).toEqual(['Subscribe', 'Get', 'List', 'Set', 'Delete', 'Send', 'ListStreams', 'ListGroups'])
 
     // A dynamic client: JSON in, JSON out, the message types resolved from the registry.
     const definition = Object.fromEntries(

@@ -147,17 +147,17 @@ describe('@grpc/grpc-js with proto/ through proto-loader', () => {
 })
 
 describe('encode once, write many', () => {
-  it('builds and encodes a record once for every subscriber; the protobuf codec copies those bytes', async () => {
-    const { recordMessage, preEncodedMessage } = await import('../gateway/transports/connect/messages.ts')
+  it('encodes a record once for every subscriber; the protobuf codec copies those bytes', async () => {
+    const { protoFormat, preEncodedMessage } = await import('../gateway/transports/connect/messages.ts')
+    const { deliveryOf } = await import('../gateway/core/delivery.ts')
     const { SubscribeResponseSchema } = await import('../gateway/gen/streamgate/v1/stream_pb.ts')
-    const { toBinary, fromBinary, equals } = await import('@bufbuild/protobuf')
+    const { toBinary, fromBinary } = await import('@bufbuild/protobuf')
     const record = { streamName: 'todo', groupId: 'g', seq: 7, timestamp: 1_700_000_000_123, epoch: 'e1', kind: 'update' as const, id: 'a', item: { id: 'a', title: 'x', tags: ['p', 'q'], n: 1.5 } }
-    const first = recordMessage(record)
-    expect(recordMessage(record)).toBe(first)
-    const carrier = preEncodedMessage(first)
-    expect(preEncodedMessage(recordMessage(record))).toBe(carrier)
-    expect(toBinary(SubscribeResponseSchema, carrier)).toEqual(first.bytes)
-    expect(equals(SubscribeResponseSchema, fromBinary(SubscribeResponseSchema, first.bytes), first.message)).toBe(true)
-    expect(first.message).toMatchObject({ id: 'a', sequence: 7n, timestamp: 1_700_000_000_123n, resumeToken: 'e1.7', event: { case: 'update', value: { item: record.item } } })
+    const bytes = deliveryOf(record).bytes(protoFormat)
+    expect(deliveryOf(record).bytes(protoFormat)).toBe(bytes)
+    const carrier = preEncodedMessage(bytes)
+    expect(preEncodedMessage(deliveryOf(record).bytes(protoFormat))).toBe(carrier)
+    expect(Buffer.from(toBinary(SubscribeResponseSchema, carrier))).toEqual(bytes)
+    expect(fromBinary(SubscribeResponseSchema, bytes)).toMatchObject({ id: 'a', sequence: 7n, timestamp: 1_700_000_000_123n, resumeToken: 'e1.7', conflated: 0, event: { case: 'update', value: { item: record.item } } })
   })
 })

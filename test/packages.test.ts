@@ -47,7 +47,7 @@ const alive = (pid: number) => {
 }
 
 beforeAll(async () => {
-  for (const built of [join(ROOT, 'dist/index.js'), join(CLIENT, 'dist/src/index.js')]) {
+  for (const built of [join(ROOT, 'dist/gateway/index.js'), join(CLIENT, 'dist/src/index.js')]) {
     if (!existsSync(built)) throw new Error(`${built} is missing: run \`npm run build && npm run client:build\` (test/run.sh does)`)
   }
   dir = mkdtempSync(join(tmpdir(), 'streamgate-packages-'))
@@ -75,7 +75,7 @@ describe('the packed packages, installed from their tarballs', () => {
   it('ship compiled JavaScript, declarations and the LICENSE, and no tests, benchmarks or TypeScript sources', async () => {
     const installed = join(app, 'node_modules/streamgate')
     const files = (await run('find', ['.', '-type', 'f'], { cwd: installed })).stdout.split('\n').filter(Boolean)
-    expect(files).toEqual(expect.arrayContaining(['./LICENSE', './README.md', './package.json', './bin/streamgate.mjs', './dist/index.js', './dist/index.d.ts', './dist/cli.js']))
+    expect(files).toEqual(expect.arrayContaining(['./LICENSE', './README.md', './package.json', './bin/streamgate.mjs', './dist/gateway/index.js', './dist/gateway/index.d.ts', './dist/gateway/cli.js', './dist/gateway/inspector/dist/index.html']))
     expect(files.filter((f) => /^\.\/(test|bench|examples|gateway|clients)\//.test(f) || (/\.ts$/.test(f) && !f.endsWith('.d.ts')))).toEqual([])
     expect(existsSync(join(app, 'node_modules/@streamgate/client/dist/src/react.js'))).toBe(true)
   })

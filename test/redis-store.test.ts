@@ -2,8 +2,8 @@ import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { GatewayError } from '../gateway/model/errors.ts'
 import type { Item, LogRecord } from '../gateway/model/records.ts'
-import { epochKey, groupKeys } from '../gateway/store/redis-keys.ts'
-import { scripts } from '../gateway/store/redis-scripts.ts'
+import { groupIndexKey, standaloneLayout } from '../gateway/store/redis-keys.ts'
+import { standaloneScripts } from '../gateway/store/redis-scripts.ts'
 import { RedisStore, type RedisStoreOptions } from '../gateway/store/redis-store.ts'
 import { until } from './helpers/gateway.ts'
 import { freePort, TestRedis } from './helpers/redis-server.ts'
@@ -301,7 +301,7 @@ describe('Redis store: failure', () => {
     // Redis ran the script once it was unpaused (the caller was told it may not have); it is never sent twice.
     await until(() => store.ready(), 'ready once Redis answers again')
     await until(() => records.length === 1, 'the write delivered')
-    expect(await raw.hget(groupKeys(prefix, 'chat', 'slow').meta, 'seq')).toBe('1')
+    expect(await raw.hget(standaloneLayout(prefix)('chat', 'slow').meta, 'seq')).toBe('1')
     expect(records[0]).toMatchObject({ seq: 1, kind: 'create', item: { id: 'x' } })
   })
 
@@ -333,7 +333,7 @@ describe('Redis store: key layout and prefix', () => {
     expect(await two.store.get('chat', 'a:b', 'x')).toEqual({ id: 'x', from: 'two' })
     const raw = await rawClient()
     expect((await raw.keys(`${one.store.prefix}*`)).sort()).toEqual(
-      [`${one.store.prefix}epoch`, `${one.store.prefix}items:4:chat:a:b`, `${one.store.prefix}log:4:chat:a:b`, `${one.store.prefix}meta:4:chat:a:b`].sort(),
+      [`${one.store.prefix}epoch`, `${one.store.prefix}groups:4:chat`, `${one.store.prefix}items:4:chat:a:b`, `${one.store.prefix}log:4:chat:a:b`, `${one.store.prefix}meta:4:chat:a:b`].sort(),
     )
     for (const key of await raw.keys(`${one.store.prefix}*`)) expect(await raw.ttl(key)).toBe(-1)
     expect(await one.store.get('chat', 'a', 'b:x')).toBeNull()
@@ -377,7 +377,7 @@ describe('Redis store: epochs', () => {
     const raw = await rawClient()
     // A clock far ahead of wall time (a long burst of more than 1000 writes per second would do that).
     const ahead = Date.now() + 60_000
-    await raw.hset(groupKeys(prefix, 'chat', 'clock').meta, 'ts', String(ahead))
+    await raw.hset(standaloneLayout(prefix)('chat', 'clock').meta, 'ts', String(ahead))
     const fast = await a.store.set('chat', 'clock', { id: 'x' })
     expect(fast.record.timestamp).toBe(ahead + 1)
     await until(() => a.records.length === 1, 'the record')
@@ -393,15 +393,16 @@ async function silentWrite(prefix: string, streamName: string, groupId: string, 
   const raw = await rawClient()
   const info = await raw.info('server')
   const runId = /run_id:(\w+)/.exec(info)![1]!
-  const keys = groupKeys(prefix, streamName, groupId)
+  const keys = standaloneLayout(prefix)(streamName, groupId)
   const head = `"streamName":${JSON.stringify(streamName)},"groupId":${JSON.stringify(groupId)},"id":${JSON.stringify(item.id)}`
   await raw.eval(
-    scripts.set.lua,
-    4,
-    epochKey(prefix),
+    standaloneScripts.set.lua,
+    5,
+    keys.epoch,
     keys.meta,
     keys.items,
     keys.log,
+    groupIndexKey(prefix, streamName, false),
     runId,
     'unused-candidate',
     0,
@@ -411,5 +412,6 @@ async function silentWrite(prefix: string, streamName: string, groupId: string, 
     item.id,
     JSON.stringify(item),
     head,
+    groupId,
   )
 }

@@ -40,12 +40,12 @@ export interface RunRecord {
   cases: CaseRecord[]
 }
 
-const SYSTEM_ORDER: SystemName[] = ['raw', 'motia', 'streamgate', 'streamgate-redis']
+const SYSTEM_ORDER: SystemName[] = ['raw', 'motia', 'streamgate', 'streamgate-redis', 'streamgate-cluster']
 const TRANSPORT_NAME: Record<Transport, string> = { ws: 'WebSocket', sse: 'SSE', grpc: 'gRPC' }
 const systemName = (system: SystemName, transport?: Transport) =>
   system === 'raw'
     ? transport === 'ws' ? 'raw ws' : transport === 'sse' ? 'raw SSE' : transport === 'grpc' ? 'raw grpc-js' : 'raw'
-    : system === 'motia' ? 'Motia 0.17' : system === 'streamgate-redis' ? 'streamgate (Redis, A→B)' : 'streamgate'
+    : system === 'motia' ? 'Motia 0.17' : system === 'streamgate-redis' ? 'streamgate (Redis, A→B)' : system === 'streamgate-cluster' ? 'streamgate (Redis Cluster ×3, A→B)' : 'streamgate'
 
 const fmt = (v: number | undefined, digits = 2) => (v === undefined || Number.isNaN(v) ? '–' : v.toLocaleString('en', { maximumFractionDigits: digits }))
 const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined || b === 0 ? undefined : Math.round((a / b) * 100) / 100)

@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js'
-import { type ChildProcess, spawn } from 'node:child_process'
-import { createWriteStream, existsSync, mkdirSync } from 'node:fs'
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { createWriteStream, existsSync, mkdirSync, rmSync } from 'node:fs'
 import net from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { originNs, sleep } from './clock.ts'
@@ -16,7 +16,9 @@ import type { WriteTarget } from './writers.ts'
  *   harness around `@motiadev/core`, a devDependency);
  * - raw: bench/peers/raw-{ws,sse,grpc}.ts, the ceilings;
  * - streamgate-redis: a redis-server of the harness's own (free port, no persistence) and two streamgate
- *   processes on it (`--redis`); subscribers connect to B, writes go to A (WebSocket fan-out only).
+ *   processes on it (`--redis`); subscribers connect to B, writes go to A (WebSocket fan-out and groups);
+ * - streamgate-cluster: the same two instances on a Redis Cluster of the harness's own (three masters, no
+ *   replicas, no persistence, joined by `redis-cli --cluster create`), `--redis` naming its first node.
  */
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url))
@@ -25,10 +27,14 @@ export const BENCH_STREAMS = fileURLToPath(new URL('../streams/', import.meta.ur
 const MOTIA_REF_SCRIPT = fileURLToPath(new URL('../../test/motia-reference/server.mjs', import.meta.url))
 const HOST = '127.0.0.1'
 export const REDIS_SERVER = process.env.REDIS_SERVER ?? '/usr/bin/redis-server'
+const REDIS_CLI = process.env.REDIS_CLI ?? '/usr/bin/redis-cli'
+const CLUSTER_MASTERS = 3
 
-export type SystemName = 'streamgate' | 'motia' | 'raw' | 'streamgate-redis'
-export const SYSTEM_NAMES: readonly SystemName[] = ['raw', 'motia', 'streamgate', 'streamgate-redis']
-export type ServerKind = 'streamgate' | 'streamgate-inproc' | 'motia' | 'raw-ws' | 'raw-sse' | 'raw-grpc' | 'streamgate-redis'
+export type SystemName = 'streamgate' | 'motia' | 'raw' | 'streamgate-redis' | 'streamgate-cluster'
+export const SYSTEM_NAMES: readonly SystemName[] = ['raw', 'motia', 'streamgate', 'streamgate-redis', 'streamgate-cluster']
+export type ServerKind = 'streamgate' | 'streamgate-inproc' | 'motia' | 'raw-ws' | 'raw-sse' | 'raw-grpc' | 'streamgate-redis' | 'streamgate-cluster'
+/** The systems of two streamgate instances on a shared store (cross-instance delivery). */
+export const CROSS_INSTANCE: readonly SystemName[] = ['streamgate-redis', 'streamgate-cluster']
 
 export interface RunningServer {
   kind: ServerKind
@@ -38,7 +44,7 @@ export interface RunningServer {
   port: number
   /** How the writer writes to it. */
   write: WriteTarget
-  /** Further processes of the system (streamgate-redis: instance A and redis-server); their CPU is added to `pid`'s. */
+  /** Further processes of the system (instance A and the redis-servers); their CPU is added to `pid`'s. */
   otherPids?: number[]
   /** Exit gracefully (SIGTERM; profiles get written), SIGKILL after 5 s. */
   stop(): Promise<void>
@@ -140,25 +146,25 @@ async function startOn(kind: ServerKind, port: number, options: StartOptions): P
       const p = await launch(kind, [...entry, '--streams', BENCH_STREAMS, '--port', String(port), '--host', HOST, '--log-level', 'info'], {}, /streamgate listening on/, options)
       return { ...base, pid: p.child.pid!, write: { kind: 'rest', host: HOST, port }, stop: p.stop, exited: p.exited, log: p.log }
     }
-    case 'streamgate-redis': {
-      // Own redis-server (never the machine's 6379), then instance A (writes) and B (subscribers) on it.
+    case 'streamgate-redis':
+    case 'streamgate-cluster': {
+      // Own redis-server(s) (never the machine's 6379), then instance A (writes) and B (subscribers) on them.
       const root = process.env.STREAMGATE_ROOT ? `${process.env.STREAMGATE_ROOT.replace(/\/$/, '')}/` : ''
-      const redisPort = await freePort()
-      const redis = await launch('redis-server', ['--port', String(redisPort), '--bind', HOST, '--save', '', '--appendonly', 'no'], {}, /Ready to accept connections/, {}, REDIS_SERVER)
+      const redis = await startRedis(kind === 'streamgate-cluster' ? CLUSTER_MASTERS : 0)
       const stops: Array<() => Promise<void>> = [redis.stop]
       const stopAll = async () => {
         for (const stop of [...stops].reverse()) await stop()
       }
       try {
         const instance = (p: number) =>
-          launch(kind, [`${root}bin/streamgate.mjs`, '--streams', BENCH_STREAMS, '--port', String(p), '--host', HOST, '--log-level', 'info', '--redis', `redis://${HOST}:${redisPort}`, '--redis-prefix', 'bench:'], {}, /streamgate listening on/, options)
+          launch(kind, [`${root}bin/streamgate.mjs`, '--streams', BENCH_STREAMS, '--port', String(p), '--host', HOST, '--log-level', 'info', '--redis', redis.url, '--redis-prefix', 'bench:'], {}, /streamgate listening on/, options)
         const writePort = await freePort()
         const a = await instance(writePort)
         stops.push(a.stop)
         const b = await instance(port)
         stops.push(b.stop)
         const exited = () => a.exited() || b.exited() || redis.exited()
-        return { ...base, pid: b.child.pid!, otherPids: [a.child.pid!, redis.child.pid!], write: { kind: 'rest', host: HOST, port: writePort }, stop: stopAll, exited, log: b.log }
+        return { ...base, pid: b.child.pid!, otherPids: [a.child.pid!, ...redis.pids], write: { kind: 'rest', host: HOST, port: writePort }, stop: stopAll, exited, log: b.log }
       } catch (error) {
         await stopAll()
         throw error
@@ -181,11 +187,45 @@ async function startOn(kind: ServerKind, port: number, options: StartOptions): P
   }
 }
 
+/** One redis-server (`masters` 0), or a cluster of `masters` joined by redis-cli; no persistence either way. */
+async function startRedis(masters: number) {
+  const servers: Array<Awaited<ReturnType<typeof launch>>> = []
+  const ports: number[] = []
+  const dirs: string[] = []
+  const stop = async () => {
+    for (const server of servers) await server.stop()
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
+  }
+  try {
+    for (let i = 0; i < Math.max(1, masters); i++) {
+      const port = await freePort()
+      const dir = `${TMP}redis-${process.pid}-${port}`
+      mkdirSync(dir, { recursive: true })
+      dirs.push(dir)
+      const cluster = masters > 0 ? ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--dir', dir] : []
+      servers.push(await launch('redis-server', ['--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no', ...cluster], {}, /Ready to accept connections/, {}, REDIS_SERVER))
+      ports.push(port)
+    }
+    if (masters > 0) {
+      execFileSync(REDIS_CLI, ['--cluster', 'create', ...ports.map((p) => `${HOST}:${p}`), '--cluster-replicas', '0', '--cluster-yes'], { stdio: 'ignore' })
+      const deadline = Date.now() + 30_000
+      while (!ports.every((p) => execFileSync(REDIS_CLI, ['-p', String(p), 'cluster', 'info']).toString().includes('cluster_state:ok'))) {
+        if (Date.now() > deadline) throw new Error('the benchmark Redis Cluster did not reach cluster_state:ok in 30 s')
+        await sleep(100)
+      }
+    }
+  } catch (error) {
+    await stop()
+    throw error
+  }
+  return { url: `redis://${HOST}:${ports[0]}`, pids: servers.map((s) => s.child.pid!), stop, exited: () => servers.some((s) => s.exited()) }
+}
+
 /** Which server process plays `system` for `transport`. */
 export function serverKind(system: SystemName, transport: Transport): ServerKind | null {
   if (system === 'raw') return transport === 'ws' ? 'raw-ws' : transport === 'sse' ? 'raw-sse' : 'raw-grpc'
   if (system === 'motia') return transport === 'ws' ? 'motia' : null
-  if (system === 'streamgate-redis') return transport === 'ws' ? 'streamgate-redis' : null
+  if (CROSS_INSTANCE.includes(system)) return transport === 'ws' ? (system as ServerKind) : null
   return 'streamgate'
 }
 

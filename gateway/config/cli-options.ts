@@ -13,11 +13,13 @@ export interface CliOptions {
   sseMaxLifetimeMs?: number
   logLevel: string
   limits: Partial<Limits>
+  inspector: boolean
   /** How long /readyz answers 503 before the port closes on SIGTERM/SIGINT. */
   drainDelayMs: number
 }
 
 export const usage = `Usage: streamgate [options]
+       streamgate tail <stream>/<group>[/<id>] [--url URL] [--token TOKEN]   (see streamgate tail --help)
 
   --port N                 port for HTTP, WebSocket and gRPC       STREAMGATE_PORT, else PORT (3000)
   --host ADDR              address to bind                         STREAMGATE_HOST (127.0.0.1)
@@ -38,9 +40,14 @@ export const usage = `Usage: streamgate [options]
   --log-level LEVEL        pino level                              STREAMGATE_LOG_LEVEL (info)
   --max-item-bytes N       largest item accepted                   STREAMGATE_MAX_ITEM_BYTES (1048576)
   --max-frame-bytes N      largest WebSocket frame accepted        STREAMGATE_MAX_FRAME_BYTES (4194304)
+  --max-name-bytes N       longest stream name, group or item id   STREAMGATE_MAX_NAME_BYTES (256)
+  --max-depth N            deepest nesting in items and events     STREAMGATE_MAX_DEPTH (32)
   --max-subscriptions N    subscriptions per connection            STREAMGATE_MAX_SUBSCRIPTIONS (1000)
+  --conflate-bytes N       unsent bytes past which a connection's  STREAMGATE_CONFLATE_BYTES (1048576)
+                           pending changes of one item are merged
   --max-queue-bytes N      unsent bytes before a slow connection   STREAMGATE_MAX_QUEUE_BYTES (16777216)
                            is closed
+  --no-inspector           do not serve the /inspector page        STREAMGATE_NO_INSPECTOR=1
   --drain-delay S          on SIGTERM/SIGINT, /readyz answers 503  STREAMGATE_DRAIN_DELAY (0)
                            for S seconds before the port closes
                            (a second signal cuts it short)
@@ -116,7 +123,11 @@ export function parseCliOptions(argv: string[], env: NodeJS.ProcessEnv): CliOpti
     'max-item-bytes': { type: 'string' },
     'max-frame-bytes': { type: 'string' },
     'max-subscriptions': { type: 'string' },
+    'max-name-bytes': { type: 'string' },
+    'max-depth': { type: 'string' },
+    'conflate-bytes': { type: 'string' },
     'max-queue-bytes': { type: 'string' },
+    'no-inspector': { type: 'boolean' },
     'drain-delay': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
     version: { type: 'boolean' },
@@ -136,6 +147,9 @@ export function parseCliOptions(argv: string[], env: NodeJS.ProcessEnv): CliOpti
   set('maxItemBytes', 'max-item-bytes', 'STREAMGATE_MAX_ITEM_BYTES')
   set('maxFrameBytes', 'max-frame-bytes', 'STREAMGATE_MAX_FRAME_BYTES')
   set('maxSubscriptionsPerConnection', 'max-subscriptions', 'STREAMGATE_MAX_SUBSCRIPTIONS')
+  set('maxNameBytes', 'max-name-bytes', 'STREAMGATE_MAX_NAME_BYTES')
+  set('maxDepth', 'max-depth', 'STREAMGATE_MAX_DEPTH')
+  set('conflateBytes', 'conflate-bytes', 'STREAMGATE_CONFLATE_BYTES')
   set('maxQueueBytes', 'max-queue-bytes', 'STREAMGATE_MAX_QUEUE_BYTES')
   const lifetime = integer(...pick('sse-max-lifetime', 'STREAMGATE_SSE_MAX_LIFETIME'), MAX_TIMER_SECONDS)
   const [, cert] = pick('tls-cert', 'STREAMGATE_TLS_CERT')
@@ -155,6 +169,7 @@ export function parseCliOptions(argv: string[], env: NodeJS.ProcessEnv): CliOpti
     config: pick('config', 'STREAMGATE_CONFIG')[1],
     logLevel: logLevel(...pick('log-level', 'STREAMGATE_LOG_LEVEL')) ?? 'info',
     limits,
+    inspector: !(values['no-inspector'] || env.STREAMGATE_NO_INSPECTOR === '1'),
     drainDelayMs: seconds(...pick('drain-delay', 'STREAMGATE_DRAIN_DELAY')) ?? 0,
   }
 }

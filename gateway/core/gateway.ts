@@ -1,13 +1,14 @@
 import type { Logger } from 'pino'
-import { type AuthRequest, type Caller, type Hooks } from './auth.ts'
 import { GatewayError } from '../model/errors.ts'
+import type { Address, CustomEvent, GroupInfo, Item, JsonObject, LogRecord } from '../model/records.ts'
+import type { Metrics } from '../observability/metrics.ts'
+import type { Store } from '../store/store.ts'
+import { type AuthRequest, type Caller, type Hooks } from './auth.ts'
 import { Hub } from './hub.ts'
+import { checkAddress, checkName, checkPayload } from './input-checks.ts'
 import type { Limits } from './limits.ts'
 import type { StreamRegistry } from './registry.ts'
-import { Session, type SessionSink } from './session.ts'
-import type { Address, CustomEvent, Item, JsonObject, LogRecord } from '../model/records.ts'
-import type { Metrics, Transport } from '../observability/metrics.ts'
-import type { Store } from '../store/store.ts'
+import { Session, type SessionContext, type SessionOptions } from './session.ts'
 
 export interface GatewayOptions {
   registry: StreamRegistry
@@ -18,6 +19,15 @@ export interface GatewayOptions {
   logger: Logger
 }
 
+/** A page of a stream's groups; `next` is where the following page starts, when there is one. */
+export interface GroupPage {
+  groups: GroupInfo[]
+  next?: string
+}
+
+export const DEFAULT_GROUP_PAGE = 100
+export const MAX_GROUP_PAGE = 1000
+
 export interface SetResult {
   item: Item
   created: boolean
@@ -27,23 +37,11 @@ export interface SetResult {
 const isPlainObject = (value: unknown): value is JsonObject =>
   typeof value === 'object' && value !== null && !Array.isArray(value)
 
-/** Names must be non-empty strings; `needsId` for calls about one item. */
-export function checkAddress(address: Address, needsId: boolean) {
-  const fields: Array<keyof Address> = needsId ? ['streamName', 'groupId', 'id'] : ['streamName', 'groupId']
-  for (const field of fields) {
-    const value = address[field]
-    if (typeof value !== 'string' || value === '') throw new GatewayError('INVALID_ARGUMENT', `${field} must be a non-empty string`)
-  }
-  if (address.id !== undefined && (typeof address.id !== 'string' || address.id === '')) {
-    throw new GatewayError('INVALID_ARGUMENT', 'id must be a non-empty string when given')
-  }
-}
-
 /**
- * The StreamService of the contract, for every transport: the same validation, authorisation, errors and
- * subscription semantics whichever wire a call arrived on.
+ * The StreamService of the contract, for every transport: the same validation, limits, authorisation, errors
+ * and subscription semantics whichever wire a call arrived on.
  */
-export class Gateway {
+export class Gateway implements SessionContext {
   readonly hub: Hub
   readonly registry: StreamRegistry
   readonly store: Store
@@ -87,7 +85,7 @@ export class Gateway {
   }
 
   async get(caller: Caller, address: Required<Address>): Promise<Item> {
-    checkAddress(address, true)
+    checkAddress(address, true, this.limits)
     await this.authorize(caller, address)
     const item = await this.store.get(address.streamName, address.groupId, address.id)
     if (!item) throw new GatewayError('NOT_FOUND', `item "${address.id}" not found in ${address.streamName}/${address.groupId}`)
@@ -95,15 +93,17 @@ export class Gateway {
   }
 
   async list(caller: Caller, address: Address): Promise<Item[]> {
-    checkAddress({ streamName: address.streamName, groupId: address.groupId }, false)
-    await this.authorize(caller, { streamName: address.streamName, groupId: address.groupId })
+    const group = { streamName: address.streamName, groupId: address.groupId }
+    checkAddress(group, false, this.limits)
+    await this.authorize(caller, group)
     return this.store.list(address.streamName, address.groupId)
   }
 
   async set(caller: Caller, address: Required<Address>, data: unknown): Promise<SetResult> {
-    checkAddress(address, true)
+    checkAddress(address, true, this.limits)
     const stream = this.registry.get(address.streamName)
     if (!isPlainObject(data)) throw new GatewayError('INVALID_ARGUMENT', 'item data must be a JSON object')
+    checkPayload('item', data, this.limits)
     if (data.id !== undefined && data.id !== address.id) {
       throw new GatewayError('INVALID_ARGUMENT', `data.id "${String(data.id)}" differs from the item id "${address.id}"`)
     }
@@ -123,7 +123,7 @@ export class Gateway {
   }
 
   async delete(caller: Caller, address: Required<Address>): Promise<Item> {
-    checkAddress(address, true)
+    checkAddress(address, true, this.limits)
     await this.authorize(caller, address)
     const result = await this.store.delete(address.streamName, address.groupId, address.id)
     if (!result?.previous) throw new GatewayError('NOT_FOUND', `item "${address.id}" not found in ${address.streamName}/${address.groupId}`)
@@ -132,8 +132,9 @@ export class Gateway {
   }
 
   async send(caller: Caller, address: Address, event: CustomEvent): Promise<LogRecord> {
-    checkAddress(address, false)
-    if (typeof event?.type !== 'string' || event.type === '') throw new GatewayError('INVALID_ARGUMENT', 'event type must be a non-empty string')
+    checkAddress(address, false, this.limits)
+    checkName('event type', event?.type, this.limits)
+    if (event.data !== undefined) checkPayload('event data', event.data, this.limits)
     await this.authorize(caller, address)
     const json = JSON.stringify(event.data ?? null)
     if (Buffer.byteLength(json) > this.limits.maxItemBytes) {
@@ -144,11 +145,38 @@ export class Gateway {
     return record
   }
 
+  /**
+   * A page of the stream's groups that hold items, in byte order of their ids. Authorised like a read: only
+   * groups `canAccess` lets the caller read are listed (a page may then hold fewer than `limit`).
+   */
+  async listGroups(caller: Caller, streamName: string, page: { after?: string; limit?: number } = {}): Promise<GroupPage> {
+    checkName('streamName', streamName, this.limits)
+    this.registry.get(streamName)
+    if (page.after !== undefined) checkName('after', page.after, this.limits)
+    const limit = page.limit ?? DEFAULT_GROUP_PAGE
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_GROUP_PAGE) {
+      throw new GatewayError('INVALID_ARGUMENT', `limit must be a whole number from 1 to ${MAX_GROUP_PAGE}`)
+    }
+    // One more than asked tells whether another page follows.
+    const found = await this.store.groups(streamName, page.after, limit + 1)
+    const listed = found.slice(0, limit)
+    const readable: GroupInfo[] = []
+    for (const group of listed) {
+      try {
+        await this.authorize(caller, { streamName, groupId: group.groupId })
+        readable.push(group)
+      } catch (error) {
+        if (!(error instanceof GatewayError && error.code === 'PERMISSION_DENIED')) throw error
+      }
+    }
+    return found.length > limit ? { groups: readable, next: listed.at(-1)!.groupId } : { groups: readable }
+  }
+
   listStreams(): string[] {
     return this.registry.names()
   }
 
-  openSession(caller: Caller, sink: SessionSink, transport: Transport): Session {
-    return new Session(this, caller, sink, transport)
+  openSession(options: SessionOptions): Session {
+    return new Session(this, options)
   }
 }

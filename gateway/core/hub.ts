@@ -1,60 +1,148 @@
-import type { Session } from './session.ts'
+import { performance } from 'node:perf_hooks'
 import { groupKey } from '../model/group-key.ts'
-import type { LogRecord } from '../model/records.ts'
+import type { Address, LogRecord, Snapshot } from '../model/records.ts'
 import type { Store } from '../store/store.ts'
+import { type Delivery, deliveryOf } from './delivery.ts'
+import type { WireFormat } from './wire.ts'
+
+/** A connection as the hub sees it: it takes the records of the groups it follows, then writes them. */
+export interface Follower {
+  /** A record of a followed group; called once per record, in log order per group. */
+  offer(key: string, delivery: Delivery): void
+  /** Writes what the round gave it, in one write. */
+  flush(): void
+  /** The group's records may have been missed: its subscriptions re-sync. */
+  resync(key: string): void
+}
+
+/** How long one slice of a delivery round may hold the event loop before writes and reads get a turn. */
+const SLICE_MS = 2
+
+/** The newest sync frames of a group, per format and subscription shape, at one position of its log. */
+interface SyncFrames {
+  epoch: string
+  seq: number
+  frames: Map<string, Buffer>
+}
 
 /**
- * Routes log records to the sessions that follow their group. Delivery runs after the write that produced
- * the record has returned (one drain per turn of the event loop), so a write's latency never includes
- * fan-out, and a burst of writes is delivered as one batch.
+ * Routes log records to the connections that follow their group, and owns their encoding: each record is
+ * encoded once per wire format, each group's sync once per position and format. Delivery runs after the
+ * writes that produced the records have returned, in rounds: a round offers every record published since the
+ * last one to its followers, then lets every follower write what it got in one write. A round is sliced, so a
+ * write arriving meanwhile waits at most one slice, however many subscribers there are.
  */
 export class Hub {
-  private readonly groups = new Map<string, Set<Session>>()
-  private queue: LogRecord[] = []
+  private readonly groups = new Map<string, Set<Follower>>()
+  private readonly syncs = new Map<string, SyncFrames>()
+  private published: LogRecord[] = []
+  /** The round in progress: its records, the next one to offer, and where in its followers the offer stands. */
+  private round: LogRecord[] = []
+  private next = 0
+  private current: { key: string; delivery: Delivery; followers: Iterator<Follower> } | undefined
+  private readonly dirty: Follower[] = []
+  private flushed = 0
   private scheduled = false
 
   /** The store is told which groups have local subscribers, so a shared store only sends those. */
   constructor(private readonly store: Pick<Store, 'watch' | 'unwatch'>) {}
 
-  add(streamName: string, groupId: string, session: Session) {
+  add(streamName: string, groupId: string, follower: Follower) {
     const key = groupKey(streamName, groupId)
-    let sessions = this.groups.get(key)
-    if (!sessions) {
-      this.groups.set(key, (sessions = new Set()))
+    let followers = this.groups.get(key)
+    if (!followers) {
+      this.groups.set(key, (followers = new Set()))
       this.store.watch(streamName, groupId)
     }
-    sessions.add(session)
+    followers.add(follower)
   }
 
-  remove(streamName: string, groupId: string, session: Session) {
+  remove(streamName: string, groupId: string, follower: Follower) {
     const key = groupKey(streamName, groupId)
-    const sessions = this.groups.get(key)
-    if (!sessions?.delete(session) || sessions.size > 0) return
+    const followers = this.groups.get(key)
+    if (!followers?.delete(follower) || followers.size > 0) return
     this.groups.delete(key)
+    this.syncs.delete(key)
     this.store.unwatch(streamName, groupId)
   }
 
-  /** The group's records may have been missed: every session following it re-syncs. */
+  /** Groups with local followers (what the store is told to watch). */
+  get followedGroups() {
+    return this.groups.size
+  }
+
+  /** The group's records may have been missed: every follower re-syncs. */
   lost(streamName: string, groupId: string) {
     const key = groupKey(streamName, groupId)
-    for (const session of this.groups.get(key) ?? []) session.resync(key)
+    this.syncs.delete(key)
+    for (const follower of this.groups.get(key) ?? []) follower.resync(key)
   }
 
   publish(record: LogRecord) {
-    this.queue.push(record)
-    if (this.scheduled) return
-    this.scheduled = true
-    setImmediate(this.drain)
+    this.published.push(record)
+    this.schedule()
   }
 
-  private readonly drain = () => {
-    const batch = this.queue
-    this.queue = []
+  /** A follower has frames to write outside a round (a sync, a replay): it writes in the next one. */
+  wantsFlush(follower: Follower) {
+    this.dirty.push(follower)
+    this.schedule()
+  }
+
+  /** The sync frame of a subscription, encoded once per group position, format and shape. */
+  syncFrame(format: WireFormat, address: Address, snapshot: Snapshot, reset: boolean): Buffer {
+    const key = groupKey(address.streamName, address.groupId)
+    let cached = this.syncs.get(key)
+    if (!cached || cached.epoch !== snapshot.epoch || cached.seq !== snapshot.seq) {
+      cached = { epoch: snapshot.epoch, seq: snapshot.seq, frames: new Map() }
+      // Only groups with followers keep their frames; the map is dropped with the group's last follower.
+      if (this.groups.has(key)) this.syncs.set(key, cached)
+    }
+    const shape = `${format.slot}\u0000${reset ? 1 : 0}\u0000${address.id ?? ''}`
+    let frame = cached.frames.get(shape)
+    if (!frame) cached.frames.set(shape, (frame = format.sync(address, snapshot, reset)))
+    return frame
+  }
+
+  private schedule() {
+    if (this.scheduled) return
+    this.scheduled = true
+    setImmediate(this.run)
+  }
+
+  private readonly run = () => {
     this.scheduled = false
-    for (const record of batch) {
-      const key = groupKey(record.streamName, record.groupId)
-      const sessions = this.groups.get(key)
-      if (sessions) for (const session of sessions) session.offer(key, record)
+    const deadline = performance.now() + SLICE_MS
+    let steps = 0
+    const late = () => (++steps & 63) === 0 && performance.now() > deadline
+    for (;;) {
+      while (this.current || this.next < this.round.length) {
+        if (!this.current) {
+          const record = this.round[this.next++]!
+          const key = groupKey(record.streamName, record.groupId)
+          const followers = this.groups.get(key)
+          if (!followers) continue
+          this.current = { key, delivery: deliveryOf(record), followers: followers.values() }
+        }
+        for (let step = this.current.followers.next(); ; step = this.current.followers.next()) {
+          if (step.done) {
+            this.current = undefined
+            break
+          }
+          step.value.offer(this.current.key, this.current.delivery)
+          if (late()) return this.schedule()
+        }
+      }
+      while (this.flushed < this.dirty.length) {
+        this.dirty[this.flushed++]!.flush()
+        if (late()) return this.schedule()
+      }
+      this.dirty.length = 0
+      this.flushed = 0
+      this.round = this.published
+      this.published = []
+      this.next = 0
+      if (this.round.length === 0) return
     }
   }
 }

@@ -1,18 +1,42 @@
-import type { Caller } from './auth.ts'
+import type { Logger } from 'pino'
 import { GatewayError } from '../model/errors.ts'
-import { checkAddress, type Gateway } from './gateway.ts'
-import type { LogPosition } from './resume-token.ts'
-import type { Address, LogRecord, Snapshot } from '../model/records.ts'
-import type { Transport } from '../observability/metrics.ts'
 import { groupKey } from '../model/group-key.ts'
+import type { Address, LogRecord, Snapshot } from '../model/records.ts'
+import type { Metrics, Transport } from '../observability/metrics.ts'
+import type { Store } from '../store/store.ts'
+import type { Caller } from './auth.ts'
+import { type Delivery, deliveryOf } from './delivery.ts'
+import { type Disconnect, disconnectMessage } from './disconnect.ts'
+import type { Follower, Hub } from './hub.ts'
+import { checkAddress } from './input-checks.ts'
+import type { Limits } from './limits.ts'
+import { type Entry, OutboundQueue } from './outbound-queue.ts'
+import { Positions } from './positions.ts'
+import { type LogPosition, parseResumeToken } from './resume-token.ts'
+import type { Wire, WireFormat } from './wire.ts'
 
-/** How a session reaches its connection; implemented by each transport. */
-export interface SessionSink {
-  /** A change or custom event: called at most once per record per session, in log order per group. */
-  record(record: LogRecord): void
-  /** The subscription's state; `reset` when a resume token was given but could not be honoured. */
-  sync(subscriptionId: string, address: Address, snapshot: Snapshot, reset: boolean): void
-  refused(subscriptionId: string, address: Address, error: GatewayError): void
+/** What a session needs of the gateway. */
+export interface SessionContext {
+  readonly hub: Hub
+  readonly store: Store
+  readonly limits: Limits
+  readonly metrics: Metrics
+  readonly logger: Logger
+  authorize(caller: Caller, address: Address): Promise<void>
+}
+
+/** The subscriptions of one client connection: over HTTP/2, shared by every stream of one session. */
+export interface SubscriptionBudget {
+  used: number
+}
+
+export interface SessionOptions {
+  caller: Caller
+  transport: Transport
+  format: WireFormat
+  wire: Wire
+  /** Defaults to the session's own: one connection, one session. */
+  budget?: SubscriptionBudget
 }
 
 interface ActiveSubscription {
@@ -23,58 +47,77 @@ interface ActiveSubscription {
   fromSeq: number
   epoch: string
   /** Records that arrive while the sync is being prepared; null once live. */
-  buffer: LogRecord[] | null
+  buffer: Delivery[] | null
   /** Counts catch-ups, so a re-sync that overtakes an earlier one wins. */
   attempt: number
 }
 
 const RESYNC_RETRY_MS = 1000
 
-
 const covers = (sub: ActiveSubscription, record: LogRecord) => sub.address.id === undefined || sub.address.id === record.id
 /** A record the subscription has not got yet: newer, and from the log its position is in. */
 const isNewFor = (sub: ActiveSubscription, record: LogRecord) => record.seq > sub.fromSeq && record.epoch === sub.epoch
 
 /**
- * One client connection's subscriptions. Joining registers first, then reads the snapshot, then flushes what
- * arrived meanwhile, so no change is lost or doubled after the sync. A connection gets each record once,
- * however many of its subscriptions it matches (Motia's clients route one copy to all of them).
+ * One client connection: its subscriptions, and its outbound queue. Joining registers first, then reads the
+ * snapshot, then flushes what arrived meanwhile, so no change is lost or doubled after the sync. A connection
+ * gets each record once, however many of its subscriptions it matches (Motia's clients route one copy to all
+ * of them). Frames wait in the queue until the hub's round lets the session write them, all in one write; a
+ * socket that does not keep up makes them wait longer (and conflate), up to the hard limit, which closes the
+ * connection.
  */
-export class Session {
+export class Session implements Follower {
   private readonly subscriptions = new Map<string, ActiveSubscription>()
   private readonly byGroup = new Map<string, Set<ActiveSubscription>>()
   private readonly lastSent = new Map<string, number>()
+  private readonly queue: OutboundQueue
+  private readonly budget: SubscriptionBudget
+  private positions: Positions | undefined
+  private writable = true
+  private flushWanted = false
   private closed = false
+  readonly caller: Caller
+  readonly transport: Transport
+  private readonly format: WireFormat
+  private readonly wire: Wire
+  private readonly framesDelivered: { inc(count: number): void }
 
   constructor(
-    private readonly gateway: Gateway,
-    readonly caller: Caller,
-    private readonly sink: SessionSink,
-    readonly transport: Transport,
-  ) {}
+    private readonly context: SessionContext,
+    options: SessionOptions,
+  ) {
+    ;({ caller: this.caller, transport: this.transport, format: this.format, wire: this.wire } = options)
+    this.budget = options.budget ?? { used: 0 }
+    this.queue = new OutboundQueue(this.format, context.limits)
+    this.framesDelivered = context.metrics.framesDelivered.labels(this.transport)
+  }
 
   /**
    * `resumeFrom` is where the client's state stands in the group's log (from its resume token); when the
    * history still covers it, only the missed records follow, else a sync with `reset`. `resumeFrom: null`
-   * says the client offered a token that was unusable: a sync with `reset`.
+   * says the client offered a token that was unusable: a sync with `reset`. Never rejects: a refusal goes
+   * to the wire.
    */
   async subscribe(subscriptionId: string, address: Address, resumeFrom?: LogPosition | null): Promise<void> {
+    const { limits, metrics, hub, logger } = this.context
     const previous = this.subscriptions.get(subscriptionId)
     if (previous) this.remove(previous)
+    if (this.closed) return
     try {
-      checkAddress(address, false)
-      if (this.subscriptions.size >= this.gateway.limits.maxSubscriptionsPerConnection) {
-        throw new GatewayError('RESOURCE_EXHAUSTED', `at most ${this.gateway.limits.maxSubscriptionsPerConnection} subscriptions per connection`)
+      checkAddress(address, false, limits)
+      if (this.budget.used >= limits.maxSubscriptionsPerConnection) {
+        throw new GatewayError('RESOURCE_EXHAUSTED', `at most ${limits.maxSubscriptionsPerConnection} subscriptions per connection`)
       }
       const sub: ActiveSubscription = { id: subscriptionId, address, key: groupKey(address.streamName, address.groupId), fromSeq: 0, epoch: '', buffer: [], attempt: 0 }
       this.subscriptions.set(subscriptionId, sub)
-      this.gateway.metrics.subscriptions.inc({ transport: this.transport })
-      await this.gateway.authorize(this.caller, address)
+      this.budget.used += 1
+      metrics.subscriptions.inc({ transport: this.transport })
+      await this.context.authorize(this.caller, address)
       if (!this.isCurrent(sub)) return
       let group = this.byGroup.get(sub.key)
       if (!group) {
         this.byGroup.set(sub.key, (group = new Set()))
-        this.gateway.hub.add(address.streamName, address.groupId, this)
+        hub.add(address.streamName, address.groupId, this)
       }
       // A connection gets each record of a group once, so only the first subscription of a group replays
       // from its token; a later one, whose token may be older than what this connection already got for the
@@ -86,31 +129,51 @@ export class Session {
       const current = this.subscriptions.get(subscriptionId)
       if (current?.address === address) this.remove(current)
       if (this.closed) return
-      this.sink.refused(subscriptionId, address, error instanceof GatewayError ? error : new GatewayError('INTERNAL', 'subscription failed'))
-      if (!(error instanceof GatewayError)) throw error
+      if (!(error instanceof GatewayError)) logger.error({ err: error, address }, 'subscription failed')
+      const failure = error instanceof GatewayError ? error : new GatewayError('INTERNAL', 'subscription failed')
+      metrics.rejectedInputs.inc({ transport: this.transport, reason: failure.code.toLowerCase() })
+      try {
+        this.wire.refused(subscriptionId, address, failure)
+      } catch (wireError) {
+        this.fail(wireError)
+      }
     }
+  }
+
+  /**
+   * Several subscriptions resumed by one token for all their groups (SSE): `<epoch>.<seq>...` in the order
+   * the addresses first name each group. Subscription ids are the addresses' indexes.
+   */
+  async subscribeAll(addresses: Address[], token: string | undefined): Promise<void> {
+    const groups = [...new Set(addresses.map((a) => groupKey(a.streamName, a.groupId)))]
+    const from = token === undefined ? undefined : parseResumeToken(token, groups.length)
+    if (from === null) this.context.logger.debug('unusable resume token: starting from a fresh sync')
+    if (this.format.position) this.positions = new Positions(groups, from)
+    const positionOf = (a: Address) => (from ? from[groups.indexOf(groupKey(a.streamName, a.groupId))] : from)
+    await Promise.all(addresses.map((address, i) => this.subscribe(String(i), address, positionOf(address))))
   }
 
   /** Replays from the resume token when the history still covers it, else sends a sync. */
   private async catchUp(sub: ActiveSubscription, position: LogPosition | null | undefined) {
+    const { store } = this.context
     const { streamName, groupId, id } = sub.address
     const attempt = ++sub.attempt
-    const missed = position && (await this.gateway.store.history(streamName, groupId, position.epoch, position.seq))
+    const missed = position && (await store.history(streamName, groupId, position.epoch, position.seq))
     if (!this.isCurrent(sub, attempt)) return
     if (missed) {
       for (const record of missed) {
-        if (covers(sub, record) && record.seq > (this.lastSent.get(sub.key) ?? 0)) this.deliver(sub.key, record)
+        if (covers(sub, record) && record.seq > (this.lastSent.get(sub.key) ?? 0)) this.deliver(sub.key, deliveryOf(record))
       }
       sub.fromSeq = missed.at(-1)?.seq ?? position.seq
       sub.epoch = position.epoch
       this.goLive(sub, false)
       return
     }
-    const snapshot = await this.gateway.store.snapshot(streamName, groupId, id)
+    const snapshot = await store.snapshot(streamName, groupId, id)
     if (!this.isCurrent(sub, attempt)) return
     sub.fromSeq = snapshot.seq
     sub.epoch = snapshot.epoch
-    this.sink.sync(sub.id, sub.address, snapshot, position !== undefined)
+    this.sync(sub, snapshot, position !== undefined)
     this.goLive(sub, true)
   }
 
@@ -118,32 +181,95 @@ export class Session {
     const buffered = sub.buffer ?? []
     sub.buffer = null
     const sent = this.lastSent.get(sub.key) ?? 0
-    for (const record of buffered) {
+    for (const delivery of buffered) {
+      const record = delivery.record
       if (!isNewFor(sub, record)) continue
-      if (record.seq > (this.lastSent.get(sub.key) ?? 0)) this.deliver(sub.key, record)
+      if (record.seq > (this.lastSent.get(sub.key) ?? 0)) this.deliver(sub.key, delivery)
       // This connection already got the record through another subscription, but the sync that was just
       // sent predates it and may have rewound the client's group state: state changes are replayed
       // (idempotent), custom events are not (they must fire once).
-      else if (afterSync && record.kind !== 'event' && record.seq <= sent) this.sink.record(record)
+      else if (afterSync && record.kind !== 'event' && record.seq <= sent) this.enqueue(delivery)
     }
   }
 
-  private deliver(key: string, record: LogRecord) {
-    this.lastSent.set(key, record.seq)
-    this.sink.record(record)
+  private deliver(key: string, delivery: Delivery) {
+    this.lastSent.set(key, delivery.record.seq)
+    this.enqueue(delivery)
+  }
+
+  private enqueue(delivery: Delivery) {
+    if (this.closed) return
+    if (this.queue.pushRecord(delivery)) this.wantFlush()
+    else this.end('slow_consumer')
+  }
+
+  private sync(sub: ActiveSubscription, snapshot: Snapshot, reset: boolean) {
+    const frame = this.context.hub.syncFrame(this.format, sub.address, snapshot, reset)
+    if (this.queue.pushSync(frame, sub.key, snapshot.epoch, snapshot.seq)) this.wantFlush()
+    else this.end('slow_consumer')
+  }
+
+  private wantFlush() {
+    if (this.flushWanted) return
+    this.flushWanted = true
+    this.context.hub.wantsFlush(this)
   }
 
   /** Called by the hub for every record of a group this session follows. */
-  offer(key: string, record: LogRecord) {
+  offer(key: string, delivery: Delivery) {
     const subs = this.byGroup.get(key)
     if (!subs) return
+    const record = delivery.record
     let live = false
     for (const sub of subs) {
       if (!covers(sub, record)) continue
-      if (sub.buffer) sub.buffer.push(record)
+      if (sub.buffer) sub.buffer.push(delivery)
       else if (isNewFor(sub, record)) live = true
     }
-    if (live && record.seq > (this.lastSent.get(key) ?? 0)) this.deliver(key, record)
+    if (!live || record.seq <= (this.lastSent.get(key) ?? 0)) return
+    try {
+      this.deliver(key, delivery)
+    } catch (error) {
+      this.fail(error)
+    }
+  }
+
+  /** Hands everything queued to the wire in one write, unless the socket is still full. */
+  flush() {
+    this.flushWanted = false
+    if (this.closed || !this.writable || this.queue.empty) return
+    try {
+      const frames: Buffer[] = []
+      let count = 0
+      for (const entry of this.queue.take()) {
+        if (entry.type === 'record' && entry.dropped) continue
+        count += 1
+        if (this.positions) {
+          const record = entry.type === 'record' ? entry.delivery.record : undefined
+          if (record) this.positions.advance(groupKey(record.streamName, record.groupId), record.epoch, record.seq, false)
+          else if (entry.type === 'sync') this.positions.advance(entry.groupKey, entry.epoch, entry.seq, true)
+          frames.push(this.format.position!(this.positions.token()))
+        }
+        frames.push(this.frameOf(entry))
+      }
+      this.writable = this.wire.write(frames)
+      this.framesDelivered.inc(count)
+    } catch (error) {
+      this.fail(error)
+    }
+  }
+
+  private frameOf(entry: Entry): Buffer {
+    if (entry.type === 'sync') return entry.frame
+    if (!entry.merged) return entry.delivery.bytes(this.format)
+    const { kind, latest, count } = entry.merged
+    return this.format.record({ ...(entry.delivery.record as typeof latest), kind, item: latest.item }, count)
+  }
+
+  /** The transport's socket drained: what waited is written in the next round. */
+  drained() {
+    this.writable = true
+    if (!this.queue.empty) this.wantFlush()
   }
 
   /**
@@ -159,7 +285,7 @@ export class Session {
   private resyncOne(sub: ActiveSubscription) {
     sub.buffer = []
     this.catchUp(sub, null).catch((error) => {
-      this.gateway.logger.warn({ err: error, address: sub.address }, 're-sync failed; retrying in 1 s')
+      this.context.logger.warn({ err: error, address: sub.address }, 're-sync failed; retrying in 1 s')
       setTimeout(() => this.isCurrent(sub) && this.resyncOne(sub), RESYNC_RETRY_MS).unref()
     })
   }
@@ -175,16 +301,36 @@ export class Session {
 
   private remove(sub: ActiveSubscription) {
     this.subscriptions.delete(sub.id)
-    this.gateway.metrics.subscriptions.dec({ transport: this.transport })
+    this.budget.used -= 1
+    this.context.metrics.subscriptions.dec({ transport: this.transport })
     const group = this.byGroup.get(sub.key)
     if (!group?.delete(sub) || group.size > 0) return
     this.byGroup.delete(sub.key)
     this.lastSent.delete(sub.key)
-    this.gateway.hub.remove(sub.address.streamName, sub.address.groupId, this)
+    this.context.hub.remove(sub.address.streamName, sub.address.groupId, this)
   }
 
+  private fail(error: unknown) {
+    this.context.logger.error({ err: error, transport: this.transport }, 'delivery failed; closing the connection')
+    this.end('internal')
+  }
+
+  /** The core ends the connection: the transport is told why, then nothing more is written. */
+  end(reason: Disconnect) {
+    if (this.closed) return
+    this.close()
+    if (reason === 'slow_consumer') {
+      this.context.metrics.queueLimitCloses.inc({ transport: this.transport })
+      this.context.logger.warn({ transport: this.transport }, disconnectMessage.slow_consumer)
+    }
+    this.wire.close(reason)
+  }
+
+  /** The connection is gone (or ends): every subscription is released, queued frames are dropped. */
   close() {
+    if (this.closed) return
     for (const sub of [...this.subscriptions.values()]) this.remove(sub)
     this.closed = true
+    this.queue.take()
   }
 }

@@ -31,6 +31,12 @@ export type LogRecord = {
   | { kind: 'event'; id?: string; event: CustomEvent }
 )
 
+/** A group that holds items, as group listings show it. */
+export interface GroupInfo {
+  groupId: string
+  items: number
+}
+
 /** A group's state at one point of its log: what a `sync` carries. */
 export interface Snapshot {
   items: Item[]

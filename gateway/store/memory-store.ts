@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { groupKey } from '../model/group-key.ts'
-import type { CustomEvent, Item, LogRecord, Snapshot } from '../model/records.ts'
+import type { CustomEvent, GroupInfo, Item, LogRecord, Snapshot } from '../model/records.ts'
 import { History } from './history.ts'
 import type { HistoryLimit, Store, StoreListener, WriteResult } from './store.ts'
 
@@ -18,7 +17,8 @@ class GroupLog {
  */
 export class MemoryStore implements Store {
   readonly epoch = randomBytes(6).toString('base64url')
-  private readonly groups = new Map<string, GroupLog>()
+  /** Stream name -> group id -> group. */
+  private readonly streams = new Map<string, Map<string, GroupLog>>()
   private readonly listeners: StoreListener[] = []
 
   /** `historyLimit` tells, per stream, how much of each group's log is kept for resume. */
@@ -26,10 +26,15 @@ export class MemoryStore implements Store {
 
   /** Only writes create a group: reads of a group never written leave nothing behind. */
   private writable(streamName: string, groupId: string): GroupLog {
-    const key = groupKey(streamName, groupId)
-    let log = this.groups.get(key)
-    if (!log) this.groups.set(key, (log = new GroupLog(new History(this.historyLimit(streamName)))))
+    let groups = this.streams.get(streamName)
+    if (!groups) this.streams.set(streamName, (groups = new Map()))
+    let log = groups.get(groupId)
+    if (!log) groups.set(groupId, (log = new GroupLog(new History(this.historyLimit(streamName)))))
     return log
+  }
+
+  private existing(streamName: string, groupId: string): GroupLog | undefined {
+    return this.streams.get(streamName)?.get(groupId)
   }
 
   private append<R extends LogRecord>(log: GroupLog, record: R): R {
@@ -45,11 +50,27 @@ export class MemoryStore implements Store {
   }
 
   async get(streamName: string, groupId: string, id: string) {
-    return this.groups.get(groupKey(streamName, groupId))?.items.get(id) ?? null
+    return this.existing(streamName, groupId)?.items.get(id) ?? null
   }
 
   async list(streamName: string, groupId: string) {
-    return [...(this.groups.get(groupKey(streamName, groupId))?.items.values() ?? [])]
+    return [...(this.existing(streamName, groupId)?.items.values() ?? [])]
+  }
+
+  async groups(streamName: string, after: string | undefined, limit: number): Promise<GroupInfo[]> {
+    const from = after === undefined ? undefined : Buffer.from(after)
+    const ids: Buffer[] = []
+    for (const [groupId, log] of this.streams.get(streamName) ?? []) {
+      const id = Buffer.from(groupId)
+      if (log.items.size > 0 && (!from || Buffer.compare(id, from) > 0)) ids.push(id)
+    }
+    return ids
+      .sort(Buffer.compare)
+      .slice(0, limit)
+      .map((id) => {
+        const groupId = id.toString()
+        return { groupId, items: this.existing(streamName, groupId)!.items.size }
+      })
   }
 
   async set(streamName: string, groupId: string, item: Item): Promise<WriteResult> {
@@ -62,7 +83,7 @@ export class MemoryStore implements Store {
   }
 
   async delete(streamName: string, groupId: string, id: string): Promise<WriteResult | null> {
-    const log = this.groups.get(groupKey(streamName, groupId))
+    const log = this.existing(streamName, groupId)
     const previous = log?.items.get(id)
     if (!log || !previous) return null
     log.items.delete(id)
@@ -76,7 +97,7 @@ export class MemoryStore implements Store {
   }
 
   async snapshot(streamName: string, groupId: string, id?: string): Promise<Snapshot> {
-    const log = this.groups.get(groupKey(streamName, groupId))
+    const log = this.existing(streamName, groupId)
     // A group never written: a stamp just below now, so its first change (stamped at least now) follows
     // its first sync, and nothing is stored.
     if (!log) return { items: [], seq: 0, timestamp: Date.now() - 1, epoch: this.epoch }
@@ -89,7 +110,7 @@ export class MemoryStore implements Store {
 
   async history(streamName: string, groupId: string, epoch: string, afterSeq: number) {
     if (epoch !== this.epoch) return null
-    const log = this.groups.get(groupKey(streamName, groupId))
+    const log = this.existing(streamName, groupId)
     if (!log) return afterSeq === 0 ? [] : null
     if (afterSeq > log.seq) return null
     if (afterSeq === log.seq) return []

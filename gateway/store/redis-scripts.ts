@@ -8,10 +8,12 @@ import { createHash } from 'node:crypto'
  * nothing, and what subscribers receive is exactly what the history holds.
  *
  * Every script takes the epoch key first and, as its first two arguments, the Redis run id the calling
- * instance checked when it connected and a fresh candidate epoch; `current_epoch` starts a new epoch with the
- * candidate when the epoch key is missing (Redis restarted empty, or was flushed) or was created under another
- * Redis process (a restart from a snapshot file that may predate acknowledged writes, or a failover). Every
- * record and every read reports the epoch it saw, so each instance notices a new epoch at its next command.
+ * instance checked when it connected (empty on a cluster) and a fresh candidate epoch; `current_epoch` starts a
+ * new epoch with the candidate when the epoch key is missing (Redis restarted empty, or was flushed) or was
+ * created under another Redis process (a restart from a snapshot file that may predate acknowledged writes, or
+ * a failover). On a cluster the script identifies the node it runs on itself, since redirections decide where
+ * it runs (the rules: redis-keys.ts), and publishes with SPUBLISH, whose channel lives in the group's slot.
+ * Every record and every read reports the epoch it saw, so each instance notices a new epoch at its next command.
  *
  * Records are built here as JSON text, `{"epoch":..,"seq":..,"timestamp":..,"kind":..,<head>,"item"|"event":..}`,
  * where `<head>` (streamName, groupId, id) and the item or event JSON are prepared by the caller: Lua never
@@ -23,19 +25,43 @@ import { createHash } from 'node:crypto'
  * instance's subscribers never see a stamp go backwards.
  */
 
+/** One Redis: the caller checked the run id on the connection the script runs on. */
+const standaloneEpoch = `
+local function current_epoch(key, runid, candidate)
+  local e = redis.call('HMGET', key, 'id', 'runid')
+  if e[1] and e[2] == runid then return e[1] end
+  redis.call('HSET', key, 'id', candidate, 'runid', runid)
+  return candidate
+end
+local PUBLISH = 'PUBLISH'
+`
+
+/** Redis Cluster: the slot's epoch holds on the same master process and across migrations (redis-keys.ts). */
+const clusterEpoch = `
+local function current_epoch(key, _, candidate)
+  local info = redis.call('INFO', 'replication')
+  local replid = string.match(info, 'master_replid:(%w+)')
+  local node = redis.call('CLUSTER', 'MYID')
+  local e = redis.call('HMGET', key, 'id', 'node', 'replid')
+  if e[1] then
+    if e[3] == replid then return e[1] end
+    if e[2] ~= node and e[3] ~= string.match(info, 'master_replid2:(%w+)') then
+      redis.call('HSET', key, 'node', node, 'replid', replid)
+      return e[1]
+    end
+  end
+  redis.call('HSET', key, 'id', candidate, 'node', node, 'replid', replid)
+  return candidate
+end
+local PUBLISH = 'SPUBLISH'
+`
+
 const prologue = `
 local function int(n) return string.format('%d', n) end
 
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
-
-local function current_epoch(key, runid, candidate)
-  local e = redis.call('HMGET', key, 'id', 'runid')
-  if e[1] and e[2] == runid then return e[1] end
-  redis.call('HSET', key, 'id', candidate, 'runid', runid)
-  return candidate
 end
 
 local function tick(meta, floor)
@@ -60,7 +86,7 @@ local function append(meta, log, records, bytes, channel, rec)
     weight = redis.call('HINCRBY', meta, 'hb', -#redis.call('LPOP', log))
     len = len - 1
   end
-  redis.call('PUBLISH', channel, rec)
+  redis.call(PUBLISH, channel, rec)
 end
 
 local function item_json(stored)
@@ -69,8 +95,8 @@ end
 `
 
 /**
- * set: KEYS epoch, meta, items, log; ARGV runid, candidate, floor, historyRecords, historyBytes, channel, id,
- * itemJson, head.
+ * set: KEYS epoch, meta, items, log, groups; ARGV runid, candidate, floor, historyRecords, historyBytes, channel,
+ * id, itemJson, head, groupId. A create lists the group in the stream's index of groups that hold items.
  * Returns {record, previous item JSON or nil}: `create` when the item did not exist, else `update`; the item
  * keeps the position it was created at.
  */
@@ -84,14 +110,15 @@ if previous then
   kind, created, before = 'update', string.sub(previous, 1, at - 1), string.sub(previous, at + 1)
 end
 redis.call('HSET', KEYS[3], ARGV[7], created .. ':' .. ARGV[8])
+if not previous and KEYS[5] then redis.call('ZADD', KEYS[5], 0, ARGV[10]) end
 local rec = record(epoch, seq, ts, kind, ARGV[9], '"item":' .. ARGV[8])
 append(KEYS[2], KEYS[4], tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], rec)
 return {rec, before}
 `
 
 /**
- * delete: KEYS epoch, meta, items, log; ARGV runid, candidate, floor, historyRecords, historyBytes, channel, id,
- * head.
+ * delete: KEYS epoch, meta, items, log, groups; ARGV runid, candidate, floor, historyRecords, historyBytes,
+ * channel, id, head, groupId. The group leaves the stream's index with its last item.
  * Returns the delete record (its item is the deleted item), or nil when nothing existed: then nothing changes.
  */
 const del = `
@@ -99,6 +126,7 @@ local previous = redis.call('HGET', KEYS[3], ARGV[7])
 if not previous then return false end
 local epoch = current_epoch(KEYS[1], ARGV[1], ARGV[2])
 redis.call('HDEL', KEYS[3], ARGV[7])
+if KEYS[5] and redis.call('HLEN', KEYS[3]) == 0 then redis.call('ZREM', KEYS[5], ARGV[9]) end
 local seq, ts = tick(KEYS[2], tonumber(ARGV[3]))
 local rec = record(epoch, seq, ts, 'delete', ARGV[8], '"item":' .. item_json(previous))
 append(KEYS[2], KEYS[4], tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], rec)
@@ -175,7 +203,7 @@ return {epoch, int(tonumber(redis.call('HGET', KEYS[2], 'seq')) or 0)}
 `
 
 /** epoch: KEYS epoch; ARGV runid, candidate. Returns the current epoch (creating one when needed). */
-const epoch = `
+const epochOnly = `
 return current_epoch(KEYS[1], ARGV[1], ARGV[2])
 `
 
@@ -185,17 +213,22 @@ export interface LuaScript {
   sha: string
 }
 
-const script = (name: string, body: string): LuaScript => {
-  const lua = `-- streamgate ${name}\n${prologue}${body}`
+const script = (name: string, epoch: string, body: string): LuaScript => {
+  const lua = `-- streamgate ${name}\n${epoch}${prologue}${body}`
   return { name, lua, sha: createHash('sha1').update(lua).digest('hex') }
 }
 
-export const scripts = {
-  set: script('set', set),
-  delete: script('delete', del),
-  send: script('send', send),
-  snapshot: script('snapshot', snapshot),
-  history: script('history', history),
-  position: script('position', position),
-  epoch: script('epoch', epoch),
-}
+const scriptSet = (epoch: string) => ({
+  set: script('set', epoch, set),
+  delete: script('delete', epoch, del),
+  send: script('send', epoch, send),
+  snapshot: script('snapshot', epoch, snapshot),
+  history: script('history', epoch, history),
+  position: script('position', epoch, position),
+  epoch: script('epoch', epoch, epochOnly),
+})
+
+export type Scripts = ReturnType<typeof scriptSet>
+
+export const standaloneScripts: Scripts = scriptSet(standaloneEpoch)
+export const clusterScripts: Scripts = scriptSet(clusterEpoch)

@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto'
-import { Redis, type RedisOptions } from 'ioredis'
+import { Cluster, Redis, type RedisOptions } from 'ioredis'
 import { pino, type Logger } from 'pino'
 import { GatewayError } from '../model/errors.ts'
 import { groupKey } from '../model/group-key.ts'
-import type { CustomEvent, Item, LogRecord, Snapshot } from '../model/records.ts'
-import { DEFAULT_REDIS_PREFIX, epochKey, type GroupKeys, groupKeys } from './redis-keys.ts'
-import { type LuaScript, scripts } from './redis-scripts.ts'
+import type { CustomEvent, GroupInfo, Item, LogRecord, Snapshot } from '../model/records.ts'
+import { clusterLayout, DEFAULT_REDIS_PREFIX, type GroupKeys, groupIndexKey, type KeyLayout, standaloneLayout } from './redis-keys.ts'
+import { clusterScripts, type LuaScript, type Scripts, standaloneScripts } from './redis-scripts.ts'
+import { ShardedSubscriber } from './redis-shard-subscriber.ts'
+import { type ChannelSubscriber, PlainSubscriber } from './redis-subscriber.ts'
 import type { HistoryLimit, Store, StoreListener, WriteResult } from './store.ts'
 
 export interface RedisConfig {
@@ -81,6 +83,29 @@ export function redactRedisUrl(url: string) {
 }
 
 /**
+ * What keeps a Redis Cluster from serving every group: slots no master serves (every group's slot must have
+ * an owner, or its writes fail at random); undefined when all 16384 are served. `slots` is CLUSTER SLOTS.
+ */
+export function clusterCoverageProblem(slots: Array<[number, number, ...unknown[]]>, state: string | undefined): string | undefined {
+  const served = new Array<boolean>(16384).fill(false)
+  for (const [from, to] of slots) served.fill(true, from, to + 1)
+  const missing: string[] = []
+  for (let slot = 0; slot < served.length; slot++) {
+    if (served[slot]) continue
+    let last = slot
+    while (last + 1 < served.length && !served[last + 1]) last += 1
+    missing.push(last === slot ? String(slot) : `${slot}-${last}`)
+    slot = last
+  }
+  if (missing.length > 0) {
+    const shown = missing.length > 5 ? `${missing.slice(0, 5).join(', ')} and ${missing.length - 5} more ranges` : missing.join(', ')
+    return `hash slots ${shown} have no master (cluster_state:${state ?? 'unknown'}): assign them (redis-cli --cluster fix) before starting`
+  }
+  if (state !== 'ok') return `cluster_state is ${state ?? 'unknown'}, not ok`
+  return undefined
+}
+
+/**
  * What keeps a Redis unusable as the store; undefined when it is fine. An `allkeys-*` eviction policy would
  * silently delete items, clocks and histories under memory pressure. `volatile-*` policies only evict keys with
  * a TTL, and the store sets none, so they never touch its keys (at maxmemory writes then fail, like
@@ -89,8 +114,11 @@ export function redactRedisUrl(url: string) {
 export function redisServerProblem(info: Record<string, string>): string | undefined {
   const major = Number(info.redis_version?.split('.')[0])
   if (Number.isFinite(major) && major < 5) return `Redis ${info.redis_version} is too old: streamgate needs Redis 5 or newer`
-  if (info.cluster_enabled === '1') return 'Redis Cluster is not supported: point --redis at a standalone Redis (or a Sentinel-managed primary)'
-  if (info.role && info.role !== 'master') return `Redis is a read-only ${info.role === 'slave' ? 'replica' : info.role}: point --redis at the primary`
+  if (info.cluster_enabled === '1' && Number.isFinite(major) && major < 7) {
+    return `Redis Cluster ${info.redis_version} has no sharded Pub/Sub (SSUBSCRIBE): streamgate needs Redis 7.0 or newer on a cluster`
+  }
+  // A cluster is found from any of its nodes; the store checks its masters.
+  if (info.cluster_enabled !== '1' && info.role && info.role !== 'master') return `Redis is a read-only ${info.role === 'slave' ? 'replica' : info.role}: point --redis at the primary`
   const policy = info.maxmemory_policy
   if (policy?.startsWith('allkeys-')) {
     return (
@@ -100,6 +128,41 @@ export function redisServerProblem(info: Record<string, string>): string | undef
     )
   }
   return undefined
+}
+
+/**
+ * Asks the `--redis` node whether it belongs to a Redis Cluster and, if so, whether the cluster can serve every
+ * group (Redis 7+, every slot served): ioredis' Cluster would otherwise retry a broken cluster forever.
+ */
+async function clusterMode(options: RedisStoreOptions): Promise<boolean> {
+  const location = redactRedisUrl(options.url)
+  const probe = new Redis(options.url, {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    connectTimeout: options.connectTimeoutMs ?? 5000,
+    commandTimeout: options.commandTimeoutMs ?? 2000,
+  })
+  let lastError: Error | undefined
+  probe.on('error', (error: Error) => (lastError = error))
+  try {
+    try {
+      await probe.connect()
+    } catch (error) {
+      throw new Error(`cannot connect to Redis at ${location}: ${(lastError ?? (error as Error)).message}`)
+    }
+    const info = parseInfo(await probe.info())
+    if (info.cluster_enabled !== '1') return false
+    const problem = redisServerProblem(info)
+    if (problem) throw new Error(`Redis at ${location} cannot hold stream state: ${problem}`)
+    const state = parseInfo(String(await probe.call('CLUSTER', 'INFO'))).cluster_state
+    const coverage = clusterCoverageProblem((await probe.call('CLUSTER', 'SLOTS')) as Array<[number, number]>, state)
+    if (coverage) throw new Error(`Redis Cluster at ${location} cannot hold stream state: ${coverage}`)
+    return true
+  } finally {
+    probe.disconnect()
+  }
 }
 
 function storeError(error: unknown): GatewayError {
@@ -140,20 +203,29 @@ const inCreationOrder = (stored: string[]) =>
  * subscribers stay connected; when Redis is back every followed group is checked against its history and, if
  * records were missed beyond it or Redis came back under a new epoch, re-synced (`lost`).
  *
- * Requirements (checked at startup, which fails with a clear message otherwise): Redis 5+, reachable, a primary
- * (not a read-only replica), not Redis Cluster, and a maxmemory-policy that cannot evict the store's keys.
+ * Redis Cluster (detected at startup from the `--redis` node's INFO): commands go through ioredis' Cluster, which
+ * follows the slot map and its redirections; each group's keys share a hash slot and each slot has its own epoch
+ * (redis-keys.ts); records travel on sharded Pub/Sub, one subscriber connection per master
+ * (redis-shard-subscriber.ts). A channel whose slot moved or whose master failed over listens again on the new
+ * owner and its group is checked against the history, exactly as after a reconnect.
+ *
+ * Requirements (checked at startup, which fails with a clear message otherwise): Redis 5+ (7+ on a cluster),
+ * reachable, a primary (not a read-only replica), a maxmemory-policy that cannot evict the store's keys, and on
+ * a cluster every hash slot served.
  */
 export class RedisStore implements Store {
   /** Connects, checks the server (reachable, not evicting, not a replica) and the epoch; throws with a clear message. */
   static async connect(options: RedisStoreOptions): Promise<RedisStore> {
-    const store = new RedisStore(options)
+    const store = new RedisStore(options, await clusterMode(options))
     await store.start()
     return store
   }
 
   readonly prefix: string
-  private readonly cmd: Redis
-  private readonly sub: Redis
+  private readonly cmd: Redis | Cluster
+  private readonly subscriber: ChannelSubscriber
+  private readonly layout: KeyLayout
+  private readonly scripts: Scripts
   private readonly logger: Logger
   private readonly historyLimit: (streamName: string) => HistoryLimit
   private readonly commandTimeoutMs: number
@@ -162,17 +234,16 @@ export class RedisStore implements Store {
   private readonly listeners: StoreListener[] = []
   private readonly watched = new Map<string, Watched>()
   private readonly byChannel = new Map<string, Watched>()
-  private epoch: string | undefined
+  /** The epoch of each epoch key seen (one key on a single Redis, one per slot on a cluster). */
+  private readonly epochs = new Map<string, string>()
+  /** The Redis process the standalone scripts check against (a cluster's scripts ask the node they run on). */
   private runId = ''
   private candidate = newEpochId()
   /** The command connection is up and was checked (run id, eviction policy, epoch). */
   private usable = false
-  /** The subscriber connection is up and listens on every watched group's channel. */
-  private subReady = false
   private started = false
   private closed = false
   private checking: Promise<void> | undefined
-  private resubscribing = false
   private beating = false
   /** The last heartbeat got no answer in time. */
   private unresponsive = false
@@ -181,8 +252,13 @@ export class RedisStore implements Store {
   private lastProblem: string | undefined
   private outage = false
 
-  private constructor(options: RedisStoreOptions) {
+  private constructor(
+    options: RedisStoreOptions,
+    private readonly cluster: boolean,
+  ) {
     this.prefix = options.prefix ?? DEFAULT_REDIS_PREFIX
+    this.layout = cluster ? clusterLayout(this.prefix) : standaloneLayout(this.prefix)
+    this.scripts = cluster ? clusterScripts : standaloneScripts
     this.logger = (options.logger ?? pino({ level: 'silent' })).child({ store: 'redis' })
     this.historyLimit = options.historyLimit
     this.commandTimeoutMs = options.commandTimeoutMs ?? 2000
@@ -195,26 +271,52 @@ export class RedisStore implements Store {
       // A command in flight when the connection drops is failed, never sent again (it may have run).
       maxRetriesPerRequest: 0,
       autoResendUnfulfilledCommands: false,
-      // The store resubscribes itself, so that it can repair every group after the resubscription.
-      autoResubscribe: false,
       commandTimeout: this.commandTimeoutMs,
       connectTimeout: options.connectTimeoutMs ?? 5000,
-      // Startup fails on the first refusal; once running, reconnect forever, at most a second apart.
-      retryStrategy: (attempt) => (this.started && !this.closed ? Math.min(50 * 2 ** (attempt - 1), 1000) : null),
     }
-    this.cmd = new Redis(options.url, { ...connection, connectionName: 'streamgate' })
-    this.sub = new Redis(options.url, { ...connection, connectionName: 'streamgate-sub' })
-    for (const connection of [this.cmd, this.sub]) {
-      connection.on('error', (error: Error) => {
-        this.lastError = error
-        this.logger.debug({ err: error }, 'redis connection error')
+    // Startup fails on the first refusal; once running, reconnect forever, at most a second apart.
+    const retry = (attempt: number) => (this.started && !this.closed ? Math.min(50 * 2 ** (attempt - 1), 1000) : null)
+    const events = {
+      message: (channel: string, message: string) => this.received(channel, message),
+      listening: (channels: string[]) => this.listening(channels),
+      interrupted: (channels: string[]) => this.interrupted(channels),
+    }
+    if (cluster) {
+      const seed = new URL(options.url)
+      const login = {
+        username: seed.username ? decodeURIComponent(seed.username) : undefined,
+        password: seed.password ? decodeURIComponent(seed.password) : undefined,
+      }
+      const tls = seed.protocol === 'rediss:'
+      this.cmd = new Cluster([{ host: seed.hostname, port: Number(seed.port || 6379) }], {
+        lazyConnect: true,
+        enableOfflineQueue: false,
+        // Redirections and TRYAGAIN (a slot half-way through a migration) mean the command did not run: follow
+        // them. A lost connection may have run it: fail, never resend. CLUSTERDOWN fails at once, like an outage.
+        retryDelayOnFailover: 0,
+        retryDelayOnClusterDown: 0,
+        retryDelayOnTryAgain: 20,
+        maxRedirections: 32,
+        slotsRefreshTimeout: this.commandTimeoutMs,
+        clusterRetryStrategy: retry,
+        redisOptions: { ...connection, ...login, tls: tls ? {} : undefined, connectionName: 'streamgate' },
       })
+      this.subscriber = new ShardedSubscriber(
+        this.cmd,
+        { ...login, tls, connectTimeoutMs: connection.connectTimeout!, commandTimeoutMs: this.commandTimeoutMs },
+        events,
+        this.logger,
+      )
+    } else {
+      this.cmd = new Redis(options.url, { ...connection, retryStrategy: retry, connectionName: 'streamgate' })
+      this.subscriber = new PlainSubscriber(options.url, { ...connection, retryStrategy: retry }, events, this.logger)
     }
+    this.cmd.on('error', (error: Error) => {
+      this.lastError = error
+      this.logger.debug({ err: error }, 'redis connection error')
+    })
     this.cmd.on('close', () => this.commandConnectionLost())
     this.cmd.on('ready', () => void this.commandConnectionReady())
-    this.sub.on('close', () => this.subscriberConnectionLost())
-    this.sub.on('ready', () => void this.subscriberConnectionReady())
-    this.sub.on('message', (channel: string, message: string) => this.received(channel, message))
   }
 
   private async start() {
@@ -227,36 +329,49 @@ export class RedisStore implements Store {
       await this.checkServer()
       this.started = true
       try {
-        await this.sub.connect()
+        await this.subscriber.start()
       } catch (error) {
         throw new Error(`cannot connect to Redis at ${this.location}: ${(this.lastError ?? (error as Error)).message}`)
       }
       if (!this.usable) throw new Error(`lost the connection to Redis at ${this.location} while starting`)
-      this.subReady = true
       this.heartbeat = setInterval(() => void this.beat(), this.heartbeatMs)
       this.heartbeat.unref()
-      this.logger.info({ redis: this.location, prefix: this.prefix, epoch: this.epoch }, 'redis store connected')
+      const mode = this.cluster ? { cluster: { masters: this.masters().length } } : { epoch: this.epochs.get(this.layout('', '').epoch) }
+      this.logger.info({ redis: this.location, prefix: this.prefix, ...mode }, 'redis store connected')
     } catch (error) {
       this.closed = true
       this.cmd.disconnect()
-      this.sub.disconnect()
+      await this.subscriber.close()
       throw error
     }
   }
 
-  /** Reads the server's run id and policy, then the epoch: the command connection is usable after this. */
+  private masters(): Redis[] {
+    return this.cmd instanceof Cluster ? this.cmd.nodes('master') : [this.cmd]
+  }
+
+  /**
+   * Reads the server's run id and policy, then the epoch: the command connection is usable after this. On a
+   * cluster every master is checked; the slots' epochs are read as their groups are used.
+   */
   private checkServer(): Promise<void> {
     this.checking ??= (async () => {
       try {
-        const info = parseInfo(await this.cmd.info())
-        const problem = redisServerProblem(info)
-        if (problem) throw new Error(`Redis at ${this.location} cannot hold stream state: ${problem}`)
-        if (!info.run_id) throw new Error(`Redis at ${this.location} did not report its run_id`)
-        this.runId = info.run_id
-        const candidate = this.candidate
-        const epoch = String(await this.run(scripts.epoch, [epochKey(this.prefix)], [this.runId, candidate]))
-        if (epoch === candidate) this.candidate = newEpochId()
-        this.observeEpoch(epoch)
+        for (const master of this.masters()) {
+          const info = parseInfo(await master.info())
+          const problem = redisServerProblem(info)
+          const where = this.cluster ? `the Redis Cluster master ${master.options.host}:${master.options.port}` : `Redis at ${this.location}`
+          if (problem) throw new Error(`${where} cannot hold stream state: ${problem}`)
+          if (!info.run_id) throw new Error(`${where} did not report its run_id`)
+          this.runId = this.cluster ? '' : info.run_id
+        }
+        if (!this.cluster) {
+          const key = this.layout('', '').epoch
+          const candidate = this.candidate
+          const epoch = String(await this.run(this.scripts.epoch, [key], [this.runId, candidate]))
+          if (epoch === candidate) this.candidate = newEpochId()
+          this.observeEpoch(key, epoch)
+        }
         this.usable = true
       } finally {
         this.checking = undefined
@@ -289,44 +404,27 @@ export class RedisStore implements Store {
     for (const w of this.watched.values()) void this.drain(w)
   }
 
-  private subscriberConnectionLost() {
-    if (!this.subReady) return
-    this.subReady = false
+  private interrupted(channels: string[]) {
     this.reportOutage()
-    for (const w of this.watched.values()) {
+    for (const channel of channels) {
+      const w = this.byChannel.get(channel)
+      if (!w) continue
       w.subscribed = false
       this.reject(w, unavailable())
     }
   }
 
-  /** Listens again on every watched channel, then checks each group against its history. */
-  private async subscriberConnectionReady() {
-    if (!this.started || this.closed || this.resubscribing) return
-    this.resubscribing = true
-    const groups = [...this.watched.values()]
-    try {
-      if (groups.length > 0) await this.sub.subscribe(...groups.map((w) => w.keys.channel))
-    } catch (error) {
-      this.logger.debug({ err: error }, 'redis store: resubscribing failed; the heartbeat retries')
-      return
-    } finally {
-      this.resubscribing = false
-    }
-    // Groups no longer followed (unless followed again since) need not stay subscribed.
-    const stale = groups.filter((w) => w.gone && !this.byChannel.has(w.keys.channel)).map((w) => w.keys.channel)
-    if (stale.length > 0) this.sub.unsubscribe(...stale).catch(() => {})
-    this.subReady = true
+  /** The group is located only once its channel listens: every record after that position then arrives here. */
+  private listening(channels: string[]) {
     this.reportRecovery()
-    for (const w of groups) {
-      if (w.gone) continue
+    for (const channel of channels) {
+      const w = this.byChannel.get(channel)
+      if (!w) continue
       w.subscribed = true
-      // Records published while the connection was down were missed: the history has them.
+      // Records published while the channel did not listen were missed: the history has them.
       if (w.lastSeq !== null) w.check = 'verify'
       void this.drain(w)
     }
-    // Groups watched while the subscription was being restored.
-    const restored = new Set(groups)
-    for (const w of this.watched.values()) if (!w.subscribed && !restored.has(w)) this.listen(w)
   }
 
   private reportOutage() {
@@ -338,7 +436,7 @@ export class RedisStore implements Store {
   private reportRecovery() {
     if (!this.outage || !this.ready()) return
     this.outage = false
-    this.logger.info({ redis: this.location, epoch: this.epoch }, 'redis store: connection restored')
+    this.logger.info({ redis: this.location }, 'redis store: connection restored')
   }
 
   /**
@@ -348,13 +446,16 @@ export class RedisStore implements Store {
    */
   private async beat() {
     if (this.closed || this.beating) return
-    if (!this.subReady && this.sub.status === 'ready') void this.subscriberConnectionReady()
-    if (this.cmd.status !== 'ready') return
+    if (this.cmd.status !== 'ready') return void this.subscriber.beat().catch(() => {})
     if (!this.usable) return void this.commandConnectionReady()
     this.beating = true
     try {
-      const probes: Array<Promise<unknown>> = [this.call(scripts.epoch, [epochKey(this.prefix)], [], (result) => String(result))]
-      if (this.subReady) probes.push(this.sub.ping())
+      // A cluster's epochs are per slot: they are checked by every command on the slot, and whenever a
+      // channel listens again (a failover, a restart), not all 16384 every beat.
+      const command = this.cluster
+        ? Promise.all(this.masters().map((master) => master.ping()))
+        : this.call(this.scripts.epoch, [this.layout('', '').epoch], [], (result) => String(result))
+      const probes: Array<Promise<unknown>> = [command, this.subscriber.beat()]
       const failed = (await Promise.allSettled(probes)).find((result) => result.status === 'rejected')
       if (failed && !this.unresponsive) {
         this.logger.warn({ err: failed.reason }, 'redis store: Redis does not answer; not ready until it does')
@@ -379,7 +480,10 @@ export class RedisStore implements Store {
     }
   }
 
-  /** Runs a script with the run id and a fresh candidate epoch; `epochOf` reads the epoch it saw from the result. */
+  /**
+   * Runs a script with the run id and a fresh candidate epoch; `keys` starts with the epoch key, and `epochOf`
+   * reads the epoch the script saw from its result.
+   */
   private async call<T>(script: LuaScript, keys: string[], args: Array<string | number>, epochOf: (result: T) => string | undefined): Promise<T> {
     if (this.closed || !this.usable) throw unavailable()
     const candidate = this.candidate
@@ -394,19 +498,20 @@ export class RedisStore implements Store {
     const epoch = epochOf(result)
     if (epoch !== undefined) {
       if (epoch === candidate) this.candidate = newEpochId()
-      this.observeEpoch(epoch)
+      this.observeEpoch(keys[0]!, epoch)
     }
     return result
   }
 
-  /** A new epoch: every followed group's log restarted, so each is located again and reported lost. */
-  private observeEpoch(epoch: string) {
-    if (epoch === this.epoch) return
-    const previous = this.epoch
-    this.epoch = epoch
+  /** A new epoch: the logs of every followed group under that key restarted, so each is located again and reported lost. */
+  private observeEpoch(key: string, epoch: string) {
+    const previous = this.epochs.get(key)
+    if (epoch === previous) return
+    this.epochs.set(key, epoch)
     if (previous === undefined) return
-    this.logger.warn({ previous, epoch }, 'redis store: new epoch (Redis restarted or was flushed); every followed group re-syncs')
-    for (const w of this.watched.values()) this.relocate(w)
+    const why = this.cluster ? 'its master failed over, restarted or was flushed' : 'Redis restarted or was flushed'
+    this.logger.warn({ key, previous, epoch }, `redis store: new epoch (${why}); its followed groups re-sync`)
+    for (const w of this.watched.values()) if (w.keys.epoch === key) this.relocate(w)
   }
 
   private relocate(w: Watched) {
@@ -458,11 +563,11 @@ export class RedisStore implements Store {
         }
         const record = w.queue[0]
         if (!record) break
-        if (record.epoch !== this.epoch) {
-          // Either a newer epoch this instance has not seen yet (adopting it relocates every group), or a
-          // leftover of the previous one.
-          await this.call(scripts.epoch, [epochKey(this.prefix)], [], (result) => String(result))
-          if (w.queue[0] === record && record.epoch !== this.epoch) w.queue.shift()
+        if (record.epoch !== this.epochs.get(w.keys.epoch)) {
+          // Either a newer epoch this instance has not seen yet (adopting it relocates the groups under its
+          // key), or a leftover of the previous one.
+          await this.call(this.scripts.epoch, [w.keys.epoch], [], (result) => String(result))
+          if (w.queue[0] === record && record.epoch !== this.epochs.get(w.keys.epoch)) w.queue.shift()
           continue
         }
         if (record.seq <= w.lastSeq) {
@@ -481,7 +586,7 @@ export class RedisStore implements Store {
       // Redis went away mid-repair: the connection's return drains every group again. A failure on a live
       // connection (a timeout) is retried shortly.
       this.logger.debug({ err: error, streamName: w.streamName, groupId: w.groupId }, 'redis store: delivery repair failed')
-      if (!w.gone && this.usable && this.subReady) {
+      if (!w.gone && this.usable && w.subscribed) {
         clearTimeout(w.retry)
         w.retry = setTimeout(() => void this.drain(w), 250)
         w.retry.unref()
@@ -494,7 +599,7 @@ export class RedisStore implements Store {
   /** Reads where the group's log stands; records up to there are covered by any later snapshot. */
   private async locate(w: Watched) {
     const generation = w.generation
-    const [, seq] = await this.call<[string, string]>(scripts.position, [epochKey(this.prefix), w.keys.meta], [], (r) => r[0])
+    const [, seq] = await this.call<[string, string]>(this.scripts.position, [w.keys.epoch, w.keys.meta], [], (r) => r[0])
     if (w.gone || w.generation !== generation) return
     w.lastSeq = Number(seq)
     w.check = false
@@ -509,7 +614,7 @@ export class RedisStore implements Store {
   /** Delivers what the history holds after the last delivered record; relocates (lost) when it cannot. */
   private async fill(w: Watched) {
     const generation = w.generation
-    const result = await this.call<string[]>(scripts.history, [epochKey(this.prefix), w.keys.meta, w.keys.log], [this.epoch!, w.lastSeq!], (r) => r[0])
+    const result = await this.call<string[]>(this.scripts.history, [w.keys.epoch, w.keys.meta, w.keys.log], [this.epochs.get(w.keys.epoch)!, w.lastSeq!], (r) => r[0])
     if (w.gone || w.generation !== generation) return
     const [, , status, ...records] = result
     const gap = w.check === 'gap'
@@ -556,7 +661,7 @@ export class RedisStore implements Store {
   // --- Store ----------------------------------------------------------------------------------------------
 
   private keys(streamName: string, groupId: string) {
-    return groupKeys(this.prefix, streamName, groupId)
+    return this.layout(streamName, groupId)
   }
 
   private head(streamName: string, groupId: string, id: string | undefined) {
@@ -592,23 +697,56 @@ export class RedisStore implements Store {
     }
   }
 
+  async groups(streamName: string, after: string | undefined, limit: number): Promise<GroupInfo[]> {
+    if (!this.usable) throw unavailable()
+    try {
+      const groups: GroupInfo[] = []
+      // On a cluster the index may name groups that hold no items any more: they are skipped.
+      for (let from = after; groups.length < limit; ) {
+        const ids = await this.cmd.zrangebylex(groupIndexKey(this.prefix, streamName, this.cluster), from === undefined ? '-' : `(${from}`, '+', 'LIMIT', 0, limit)
+        if (ids.length === 0) break
+        const counts = await Promise.all(ids.map((groupId) => this.cmd.hlen(this.keys(streamName, groupId).items)))
+        ids.forEach((groupId, i) => counts[i]! > 0 && groups.length < limit && groups.push({ groupId, items: counts[i]! }))
+        from = ids.at(-1)
+      }
+      return groups
+    } catch (error) {
+      throw storeError(error)
+    }
+  }
+
+  /** A single Redis keeps the index of groups in the write scripts (their fifth key); a cluster cannot. */
+  private indexKeys(streamName: string) {
+    return this.cluster ? [] : [groupIndexKey(this.prefix, streamName, false)]
+  }
+
+  private async indexGroup(streamName: string, groupId: string) {
+    try {
+      await this.cmd.zadd(groupIndexKey(this.prefix, streamName, true), 'NX', 0, groupId)
+    } catch (error) {
+      // The write happened: it is acknowledged; the group is listed again with its next new item.
+      this.logger.warn({ err: error, streamName, groupId }, 'redis store: could not list a new group in its stream index')
+    }
+  }
+
   async set(streamName: string, groupId: string, item: Item): Promise<WriteResult> {
     const keys = this.keys(streamName, groupId)
     const [json, previous] = await this.call<[string, string | null]>(
-      scripts.set,
-      [epochKey(this.prefix), keys.meta, keys.items, keys.log],
-      [this.floor(streamName, groupId), ...this.historyArgs(streamName), keys.channel, item.id, JSON.stringify(item), this.head(streamName, groupId, item.id)],
+      this.scripts.set,
+      [keys.epoch, keys.meta, keys.items, keys.log, ...this.indexKeys(streamName)],
+      [this.floor(streamName, groupId), ...this.historyArgs(streamName), keys.channel, item.id, JSON.stringify(item), this.head(streamName, groupId, item.id), groupId],
       (r) => (JSON.parse(r[0]) as LogRecord).epoch,
     )
+    if (this.cluster && previous === null) await this.indexGroup(streamName, groupId)
     return { previous: previous === null ? null : (JSON.parse(previous) as Item), record: JSON.parse(json) as LogRecord }
   }
 
   async delete(streamName: string, groupId: string, id: string): Promise<WriteResult | null> {
     const keys = this.keys(streamName, groupId)
     const json = await this.call<string | null>(
-      scripts.delete,
-      [epochKey(this.prefix), keys.meta, keys.items, keys.log],
-      [this.floor(streamName, groupId), ...this.historyArgs(streamName), keys.channel, id, this.head(streamName, groupId, id)],
+      this.scripts.delete,
+      [keys.epoch, keys.meta, keys.items, keys.log, ...this.indexKeys(streamName)],
+      [this.floor(streamName, groupId), ...this.historyArgs(streamName), keys.channel, id, this.head(streamName, groupId, id), groupId],
       (r) => (r === null ? undefined : (JSON.parse(r) as LogRecord).epoch),
     )
     if (json === null) return null
@@ -619,8 +757,8 @@ export class RedisStore implements Store {
   async send(streamName: string, groupId: string, id: string | undefined, event: CustomEvent): Promise<LogRecord> {
     const keys = this.keys(streamName, groupId)
     const json = await this.call<string>(
-      scripts.send,
-      [epochKey(this.prefix), keys.meta, keys.log],
+      this.scripts.send,
+      [keys.epoch, keys.meta, keys.log],
       [this.floor(streamName, groupId), ...this.historyArgs(streamName), keys.channel, JSON.stringify(event), this.head(streamName, groupId, id)],
       (r) => (JSON.parse(r) as LogRecord).epoch,
     )
@@ -631,8 +769,8 @@ export class RedisStore implements Store {
     const w = await this.readable(streamName, groupId)
     const keys = this.keys(streamName, groupId)
     const [epoch, seq, ts, ...stored] = await this.call<string[]>(
-      scripts.snapshot,
-      [epochKey(this.prefix), keys.meta, keys.items],
+      this.scripts.snapshot,
+      [keys.epoch, keys.meta, keys.items],
       [w?.maxTs ?? 0, id ?? ''],
       (r) => r[0],
     )
@@ -645,8 +783,8 @@ export class RedisStore implements Store {
     await this.readable(streamName, groupId)
     const keys = this.keys(streamName, groupId)
     const [, , status, ...records] = await this.call<string[]>(
-      scripts.history,
-      [epochKey(this.prefix), keys.meta, keys.log],
+      this.scripts.history,
+      [keys.epoch, keys.meta, keys.log],
       [epoch, afterSeq],
       (r) => r[0],
     )
@@ -678,19 +816,7 @@ export class RedisStore implements Store {
     }
     this.watched.set(key, w)
     this.byChannel.set(w.keys.channel, w)
-    if (this.subReady) this.listen(w)
-  }
-
-  /** The group is located only once its channel listens: every record after that position then arrives here. */
-  private listen(w: Watched) {
-    this.sub.subscribe(w.keys.channel).then(
-      () => {
-        if (w.gone || !this.subReady) return
-        w.subscribed = true
-        void this.drain(w)
-      },
-      (error) => this.logger.debug({ err: error }, 'redis store: subscribe failed; the reconnect resubscribes'),
-    )
+    this.subscriber.add(w.keys.channel)
   }
 
   unwatch(streamName: string, groupId: string) {
@@ -702,33 +828,33 @@ export class RedisStore implements Store {
     this.watched.delete(key)
     this.byChannel.delete(w.keys.channel)
     this.reject(w, unavailable('the group is no longer followed'))
-    if (this.sub.status === 'ready') this.sub.unsubscribe(w.keys.channel).catch(() => {})
+    this.subscriber.remove(w.keys.channel)
   }
 
   ready() {
-    return !this.closed && this.usable && this.subReady && !this.unresponsive
+    return !this.closed && this.usable && this.subscriber.ready() && !this.unresponsive
   }
 
   async close() {
     if (this.closed) return
     this.closed = true
     this.usable = false
-    this.subReady = false
     clearInterval(this.heartbeat)
     for (const w of this.watched.values()) {
       w.gone = true
       clearTimeout(w.retry)
       this.reject(w, unavailable('the gateway is shutting down'))
     }
-    await Promise.all(
-      [this.cmd, this.sub].map(async (connection) => {
+    await Promise.all([
+      (async () => {
         try {
-          if (connection.status === 'ready') await connection.quit()
+          if (this.cmd.status === 'ready') await this.cmd.quit()
         } catch {
           // already gone
         }
-        connection.disconnect()
-      }),
-    )
+        this.cmd.disconnect()
+      })(),
+      this.subscriber.close(),
+    ])
   }
 }

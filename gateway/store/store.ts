@@ -1,4 +1,4 @@
-import type { CustomEvent, Item, LogRecord, Snapshot } from '../model/records.ts'
+import type { CustomEvent, GroupInfo, Item, LogRecord, Snapshot } from '../model/records.ts'
 
 /** How much of each group's log a store keeps for resume: the newest records, within both bounds. */
 export interface HistoryLimit {
@@ -35,6 +35,11 @@ export interface Store {
   /** Null when nothing existed: then nothing is logged or delivered. */
   delete(streamName: string, groupId: string, id: string): Promise<WriteResult | null>
   send(streamName: string, groupId: string, id: string | undefined, event: CustomEvent): Promise<LogRecord>
+  /**
+   * Up to `limit` of the stream's groups that hold at least one item, after `after` in the byte order of
+   * their UTF-8 ids, with their item counts.
+   */
+  groups(streamName: string, after: string | undefined, limit: number): Promise<GroupInfo[]>
   /** The group's items (or only item `id`, when given) with the log position they reflect. */
   snapshot(streamName: string, groupId: string, id?: string): Promise<Snapshot>
   /**

@@ -3,41 +3,39 @@ import { resumeToken } from '../core/resume-token.ts'
 import type { Address, LogRecord, Snapshot } from '../model/records.ts'
 
 /**
- * Motia's server frames (spec section 4), the wire format of the WebSocket and SSE transports:
+ * Motia's server frames (spec section 4), the payload of the WebSocket and SSE transports:
  * `{timestamp, streamName, groupId, id?, event}`; group-level frames carry no `id` key. Frames of the log
  * (syncs and changes) add `sequence`, the position in the group's log that streamgate's clients order by,
- * and `resumeToken`, which a client sends back to resume. Motia's clients ignore both, as they ignore the
- * `type` key of Motia's own Rust engine.
+ * and `resumeToken`, which a client sends back to resume; a frame that stands for merged changes adds
+ * `conflated`, how many. Motia's clients ignore all three, as they ignore the `type` key of Motia's own
+ * Rust engine.
  */
 interface Position {
   seq: number
   epoch: string
 }
 
-const envelope = (address: Address, timestamp: number, event: unknown, position?: Position) => {
+const envelope = (address: Address, timestamp: number, event: unknown, position?: Position, conflated = 1) => {
   const head = { timestamp, streamName: address.streamName, groupId: address.groupId }
-  const frame = address.id === undefined ? { ...head, event } : { ...head, id: address.id, event }
-  return JSON.stringify(position ? { ...frame, sequence: position.seq, resumeToken: resumeToken(position.epoch, position.seq) } : frame)
+  const frame: Record<string, unknown> = address.id === undefined ? { ...head, event } : { ...head, id: address.id, event }
+  if (position) {
+    frame.sequence = position.seq
+    frame.resumeToken = resumeToken(position.epoch, position.seq)
+  }
+  if (conflated > 1) frame.conflated = conflated
+  return JSON.stringify(frame)
 }
 
-const frames = new WeakMap<LogRecord, Buffer>()
-
-/** Encoded once per record, whatever the number of subscribers: the same bytes go to every socket. */
-export function recordFrame(record: LogRecord): Buffer {
-  let frame = frames.get(record)
-  if (!frame) {
-    const event = record.kind === 'event' ? { type: 'event', event: record.event } : { type: record.kind, data: record.item }
-    frame = Buffer.from(envelope(record, record.timestamp, event, record))
-    frames.set(record, frame)
-  }
-  return frame
+export function recordFrame(record: LogRecord, conflated: number): string {
+  const event = record.kind === 'event' ? { type: 'event', event: record.event } : { type: record.kind, data: record.item }
+  return envelope(record, record.timestamp, event, record, conflated)
 }
 
 /**
  * A group sync carries the array of items; an item sync the item, or null when it does not exist.
  * `reset: true` says a resume token could not be honoured: local state is to be replaced.
  */
-export const syncFrame = (address: Address, snapshot: Snapshot, reset = false) =>
+export const syncFrame = (address: Address, snapshot: Snapshot, reset: boolean) =>
   envelope(
     address,
     snapshot.timestamp,

@@ -11,15 +11,10 @@ import { Redis } from 'ioredis'
  * its data in a fresh temporary directory, so it can stop, restart and wipe it at will.
  */
 
-/** The redis-server binary, or an error that says how to install it. */
-export function redisServerBinary(): string {
-  const candidates = [
-    process.env.REDIS_SERVER,
-    ...(process.env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, 'redis-server')),
-    '/usr/bin/redis-server',
-    '/usr/local/bin/redis-server',
-  ]
-  for (const candidate of candidates) {
+/** The first executable of `candidates` (PATH entries named `name` are tried after them), or `missing`. */
+export function findBinary(name: string, candidates: Array<string | undefined>, missing: string): string {
+  const path = (process.env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, name))
+  for (const candidate of [...candidates.slice(0, 1), ...path, ...candidates.slice(1)]) {
     if (!candidate) continue
     try {
       accessSync(candidate, constants.X_OK)
@@ -28,7 +23,14 @@ export function redisServerBinary(): string {
       // next
     }
   }
-  throw new Error(
+  throw new Error(missing)
+}
+
+/** The redis-server binary, or an error that says how to install it. */
+export function redisServerBinary(): string {
+  return findBinary(
+    'redis-server',
+    [process.env.REDIS_SERVER, '/usr/bin/redis-server', '/usr/local/bin/redis-server'],
     'redis-server is not installed: the Redis tests start their own Redis on a free port. ' +
       'Install it with `apt-get install redis-server` (Debian/Ubuntu; `brew install redis` on macOS), or set REDIS_SERVER to its path.',
   )

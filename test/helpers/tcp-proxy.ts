@@ -2,9 +2,10 @@ import { once } from 'node:events'
 import { connect, createServer, type Socket } from 'node:net'
 
 /**
- * A TCP forwarder on a loopback port, for two jobs: a load balancer in front of gateway instances (each new
- * connection goes to the first target that accepts it, starting with the preferred one), and a switch in front
- * of Redis that a test can cut and block to make one gateway lose Redis while the others keep it.
+ * A TCP forwarder on a loopback port, for three jobs: a load balancer in front of gateway instances (each new
+ * connection goes to the first target that accepts it, starting with the preferred one), a switch in front
+ * of Redis that a test can cut and block to make one gateway lose Redis while the others keep it, and a
+ * client that stops reading (`hold`): the target's writes back up as they would behind a slow network.
  */
 export class TcpProxy {
   private readonly pairs = new Set<{ client: Socket; upstream: Socket }>()
@@ -69,6 +70,19 @@ export class TcpProxy {
     }
     this.routed.push(-1)
     client.destroy()
+  }
+
+  /** Stops reading from the targets: what they send waits in the kernel buffers, then in their own queues. */
+  hold() {
+    for (const { client, upstream } of this.pairs) {
+      upstream.unpipe(client)
+      upstream.pause()
+    }
+  }
+
+  /** Forwards again what the targets sent meanwhile, and everything after it. */
+  release() {
+    for (const { client, upstream } of this.pairs) upstream.pipe(client)
   }
 
   /** Drops every open connection (both ends see the socket close). */

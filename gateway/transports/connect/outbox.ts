@@ -1,9 +1,9 @@
 import { ConnectError } from '@connectrpc/connect'
 
 /**
- * What a Subscribe call has yet to write, between the core (which delivers synchronously, whatever the
- * client's pace) and the response stream (which pulls at the pace the client reads). Bounded in bytes:
- * past `maxBytes` the call fails, the queue is dropped and `overflow` runs once.
+ * The few messages of a Subscribe call between the core's rounds and the response stream, which pulls at the
+ * pace the client reads. It reports itself full past `highWaterBytes`, so the core keeps (and conflates)
+ * later frames until `drained` runs; the core's queue limit ends the call.
  */
 export class Outbox<T> {
   private queue: Array<{ item: T; bytes: number }> = []
@@ -12,24 +12,17 @@ export class Outbox<T> {
   private wake: (() => void) | undefined
 
   constructor(
-    private readonly maxBytes: number,
-    private readonly overflow: (queuedBytes: number) => ConnectError,
+    private readonly highWaterBytes: number,
+    private readonly drained: () => void,
   ) {}
 
-  get queuedBytes() {
-    return this.queued
-  }
-
-  get failed() {
-    return this.failure !== undefined
-  }
-
-  push(item: T, bytes: number) {
-    if (this.failure) return
+  /** False when the outbox is past its high-water mark. */
+  push(item: T, bytes: number): boolean {
+    if (this.failure) return true
     this.queue.push({ item, bytes })
     this.queued += bytes
-    if (this.queued > this.maxBytes) this.fail(this.overflow(this.queued))
-    else this.notify()
+    this.notify()
+    return this.queued < this.highWaterBytes
   }
 
   /** Ends the stream with `error` after nothing else: what is queued is dropped. */
@@ -54,7 +47,9 @@ export class Outbox<T> {
       if (signal.aborted) throw ConnectError.from(signal.reason)
       const next = this.queue.shift()
       if (next) {
+        const wasFull = this.queued >= this.highWaterBytes
         this.queued -= next.bytes
+        if (wasFull && this.queued < this.highWaterBytes) this.drained()
         yield next.item
         continue
       }

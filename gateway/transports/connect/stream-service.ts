@@ -1,17 +1,29 @@
-import { toJson } from '@bufbuild/protobuf'
+import { fromJsonString, toJson } from '@bufbuild/protobuf'
 import { ValueSchema } from '@bufbuild/protobuf/wkt'
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from '@connectrpc/connect'
+import { type Disconnect, disconnectMessage } from '../../core/disconnect.ts'
 import type { Gateway } from '../../core/gateway.ts'
 import { resumeFromToken, resumeToken } from '../../core/resume-token.ts'
-import type { SessionSink } from '../../core/session.ts'
+import type { SubscriptionBudget } from '../../core/session.ts'
+import type { Wire } from '../../core/wire.ts'
 import type { Address } from '../../model/records.ts'
-import { type SubscribeRequest, type SubscribeResponse, StreamService } from '../../gen/streamgate/v1/stream_pb.ts'
-import { callerOf, cutExchange, exchangeKey } from './call-context.ts'
+import { type SubscribeRequest, type SubscribeResponse, SubscribeResponseSchema, StreamService } from '../../gen/streamgate/v1/stream_pb.ts'
+import { callerOf, cutExchange, type Exchange, exchangeKey } from './call-context.ts'
 import { ERROR_CODE_HEADER, toConnectError } from './errors.ts'
-import { type Outbound, preEncodedMessage, recordMessage, syncMessage } from './messages.ts'
+import { jsonFormat, preEncodedMessage, protoFormat } from './messages.ts'
 import { Outbox } from './outbox.ts'
 
 const transport = 'connect'
+
+/** What a call may have unread before the core holds (and conflates) its frames. */
+const OUTBOX_HIGH_WATER_BYTES = 256 * 1024
+
+/** The status a call ends with when the core ends it. */
+const disconnectCode: Record<Disconnect, Code> = {
+  shutdown: Code.Unavailable,
+  slow_consumer: Code.ResourceExhausted,
+  internal: Code.Internal,
+}
 
 export interface StreamServiceOptions {
   /**
@@ -36,9 +48,17 @@ const isBinary = (context: HandlerContext) => !/json/i.test(context.requestHeade
  * (or GatewayError) back; validation, authorisation and subscription semantics are the core's.
  */
 export function streamService(gateway: Gateway, options: StreamServiceOptions): ServiceImpl<typeof StreamService> {
-  const { metrics, logger, limits } = gateway
-  // Bound once: label lookups would otherwise run for every message of every subscriber.
-  const framesDelivered = metrics.framesDelivered.labels(transport)
+  const { metrics, logger } = gateway
+  /** Subscriptions count per connection: an HTTP/2 session, whatever number of streams it opens. */
+  const budgets = new WeakMap<object, SubscriptionBudget>()
+  const budgetOf = (exchange: Exchange | undefined) => {
+    if (!exchange) return undefined
+    const owner = 'stream' in exchange.request ? exchange.request.stream.session : exchange.request.socket
+    if (!owner) return undefined
+    let budget = budgets.get(owner)
+    if (!budget) budgets.set(owner, (budget = { used: 0 }))
+    return budget
+  }
 
   /** Runs a unary call, mapping core errors to Connect codes. */
   const unary = async <T>(work: () => Promise<T>): Promise<T> => {
@@ -60,25 +80,21 @@ export function streamService(gateway: Gateway, options: StreamServiceOptions): 
     const binary = isBinary(context)
     const exchange = context.values.get(exchangeKey)
     let cut: NodeJS.Timeout | undefined
-    const outbox = new Outbox<Outbound>(limits.maxQueueBytes, (queued) => {
-      metrics.queueLimitCloses.inc({ transport })
-      logger.warn({ queued }, 'connect outbound queue limit exceeded; ending the call')
-      session.close()
-      if (exchange) cut = setTimeout(() => cutExchange(exchange), options.slowConsumerGraceMs).unref()
-      return new ConnectError('outbound queue limit exceeded (the client reads too slowly) - resubscribe with the last resume_token', Code.ResourceExhausted)
-    })
-    const sink: SessionSink = {
-      record: (record) => {
-        const message = recordMessage(record)
-        outbox.push(message, message.bytes.byteLength)
+    const outbox = new Outbox<Buffer>(OUTBOX_HIGH_WATER_BYTES, () => session.drained())
+    const wire: Wire = {
+      write: (frames) => {
+        let writable = true
+        for (const frame of frames) writable = outbox.push(frame, frame.byteLength)
+        return writable
       },
-      sync: (_id, subscribed, snapshot, reset) => {
-        const message = syncMessage(subscribed, snapshot, reset)
-        outbox.push(message, message.bytes.byteLength)
+      refused: (_id, _address, error) => outbox.fail(toConnectError(error)),
+      close: (reason) => {
+        outbox.fail(new ConnectError(disconnectMessage[reason], disconnectCode[reason]))
+        // A client that does not read will not read its error either.
+        if (reason === 'slow_consumer' && exchange) cut = setTimeout(() => cutExchange(exchange), options.slowConsumerGraceMs).unref()
       },
-      refused: (_id, _address, error) => outbox.fail(refusal(error)),
     }
-    const session = gateway.openSession(caller, sink, transport)
+    const session = gateway.openSession({ caller, transport, format: binary ? protoFormat : jsonFormat, wire, budget: budgetOf(exchange) })
     metrics.connections.inc({ transport })
     // Released when the generator finishes, or when the exchange closes under a write that will never
     // complete (a stream reset while the response waited for the client's flow control).
@@ -93,13 +109,9 @@ export function streamService(gateway: Gateway, options: StreamServiceOptions): 
     }
     exchange?.response.once('close', release)
     try {
-      // A refusal reaches the sink (and ends the stream below); anything else was refused as INTERNAL too.
-      await session
-        .subscribe('subscribe', address(request), resumeFromToken(request.resumeToken))
-        .catch((error) => logger.error({ err: error }, 'connect subscribe failed'))
-      for await (const message of outbox.drain(context.signal)) {
-        framesDelivered.inc()
-        yield binary ? preEncodedMessage(message) : message.message
+      await session.subscribe('subscribe', address(request), resumeFromToken(request.resumeToken))
+      for await (const bytes of outbox.drain(context.signal)) {
+        yield binary ? preEncodedMessage(bytes) : fromJsonString(SubscribeResponseSchema, bytes.toString())
       }
     } finally {
       release()
@@ -123,5 +135,10 @@ export function streamService(gateway: Gateway, options: StreamServiceOptions): 
         return { timestamp: BigInt(record.timestamp) }
       }),
     listStreams: () => unary(async () => ({ streams: gateway.listStreams().map((name) => ({ name })) })),
+    listGroups: (request, context) =>
+      unary(async () => {
+        const page = await gateway.listGroups(callerOf(context), request.streamName, { after: request.after || undefined, limit: request.limit || undefined })
+        return { groups: page.groups, nextAfter: page.next ?? '' }
+      }),
   }
 }

@@ -16,6 +16,17 @@ export function restRoutes(gateway: Gateway) {
 
     app.get('/streams', async () => ({ streams: gateway.listStreams().map((name) => ({ name })) }))
 
+    app.get<{ Params: { streamName: string }; Querystring: { after?: string; limit?: string } }>('/streams/:streamName', async (request, reply) => {
+      const { after, limit } = request.query
+      if (limit !== undefined && !/^\d{1,4}$/.test(limit)) throw new GatewayError('INVALID_ARGUMENT', 'limit must be a whole number')
+      const page = await gateway.listGroups(request.caller, request.params.streamName, { after, limit: limit === undefined ? undefined : Number(limit) })
+      if (page.next !== undefined) {
+        const next = new URLSearchParams({ after: page.next, ...(limit === undefined ? {} : { limit }) })
+        reply.header('link', `</streams/${encodeURIComponent(request.params.streamName)}?${next}>; rel="next"`)
+      }
+      return page.groups
+    })
+
     app.get<{ Params: GroupParams }>('/streams/:streamName/:groupId', (request) => gateway.list(request.caller, request.params))
 
     app.get<{ Params: ItemParams }>('/streams/:streamName/:groupId/:id', (request) => gateway.get(request.caller, request.params))

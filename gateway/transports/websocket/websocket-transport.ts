@@ -5,8 +5,10 @@ import { WebSocket, WebSocketServer } from 'ws'
 import { tokenFrom } from '../../core/auth.ts'
 import { resumeFromToken } from '../../core/resume-token.ts'
 import type { Gateway } from '../../core/gateway.ts'
-import type { SessionSink } from '../../core/session.ts'
-import { errorFrame, recordFrame, syncFrame } from '../motia-frames.ts'
+import type { Disconnect } from '../../core/disconnect.ts'
+import type { Wire } from '../../core/wire.ts'
+import { errorFrame } from '../motia-frames.ts'
+import { textFrame, websocketFormat } from './websocket-format.ts'
 import { parseClientFrame } from './join-message.ts'
 
 export interface WebSocketTransportOptions {
@@ -16,9 +18,12 @@ export interface WebSocketTransportOptions {
 
 const transport = 'websocket'
 
-/** Close codes the transport uses, with their reasons. */
-export const CLOSE_SHUTDOWN = 1001
-export const CLOSE_SLOW_CONSUMER = 1013
+/** The close code and reason for each way the core ends a connection. */
+const closeFor: Record<Disconnect, [number, string]> = {
+  shutdown: [1001, 'server shutting down'],
+  slow_consumer: [1013, 'outbound queue limit exceeded'],
+  internal: [1011, 'internal error'],
+}
 
 /**
  * Motia's WebSocket protocol on any path of the gateway's port. Authentication runs before the upgrade
@@ -33,8 +38,6 @@ export function websocketTransport(gateway: Gateway, options: WebSocketTransport
     handleProtocols: (protocols) => (protocols.has('Authorization') ? 'Authorization' : (protocols.values().next().value ?? false)),
   })
   const alive = new WeakSet<WebSocket>()
-  // Bound once: label lookups would otherwise run for every frame of every subscriber.
-  const framesDelivered = metrics.framesDelivered.labels(transport)
 
   const heartbeat = setInterval(() => {
     for (const ws of wss.clients) {
@@ -53,41 +56,33 @@ export function websocketTransport(gateway: Gateway, options: WebSocketTransport
     alive.add(ws)
     ws.on('pong', () => alive.add(ws))
 
-    // Every frame sent during one turn of the event loop (one hub drain) leaves in one writev: the socket is
-    // corked at the first frame and uncorked on the next tick. ws has no public cork, hence `_socket`.
+    // The core hands each delivery round over at once; its frames are already whole WebSocket frames, shared
+    // by every connection, and go into the socket in one writev. ws has no API for pre-framed data, hence
+    // its `_socket`; ws writes its own frames (pings, close) to the same socket, whole, between rounds.
     const socket = (ws as unknown as { _socket: Socket })._socket
-    let corked = false
-    const uncork = () => {
-      corked = false
+    const write = (frames: Buffer[]) => {
+      if (ws.readyState !== WebSocket.OPEN) return true
+      socket.cork()
+      let writable = true
+      for (const frame of frames) writable = socket.write(frame)
       socket.uncork()
+      return writable
     }
-    const send = (frame: Buffer | string) => {
-      if (ws.readyState !== WebSocket.OPEN) return
-      if (!corked) {
-        corked = true
-        socket.cork()
-        process.nextTick(uncork)
-      }
-      ws.send(frame, { binary: false })
-      framesDelivered.inc()
-      if (ws.bufferedAmount > limits.maxQueueBytes) {
-        metrics.queueLimitCloses.inc({ transport })
-        logger.warn({ buffered: ws.bufferedAmount }, 'websocket outbound queue limit exceeded; closing')
-        ws.close(CLOSE_SLOW_CONSUMER, 'outbound queue limit exceeded')
-        // The close frame waits behind the unsent data; a consumer that slow will not read it soon.
-        setTimeout(() => ws.terminate(), 1000).unref()
-      }
-    }
-    const sink: SessionSink = {
-      record: (record) => send(recordFrame(record)),
-      sync: (_id, address, snapshot, reset) => send(syncFrame(address, snapshot, reset)),
+    const wire: Wire = {
+      write,
       refused: (subscriptionId, address, error) => {
-        metrics.rejectedInputs.inc({ transport, reason: error.code.toLowerCase() })
         logger.debug({ subscriptionId, address, code: error.code }, 'join refused')
-        send(errorFrame(address, error))
+        write([textFrame(errorFrame(address, error))])
+      },
+      close: (reason) => {
+        const [code, text] = closeFor[reason]
+        ws.close(code, text)
+        // The close frame waits behind unsent data; a consumer that slow will not read it soon.
+        setTimeout(() => ws.terminate(), 1000).unref()
       },
     }
-    const session = gateway.openSession(caller, sink, transport)
+    const session = gateway.openSession({ caller, transport, format: websocketFormat, wire })
+    socket.on('drain', () => session.drained())
 
     ws.on('message', (data, isBinary) => {
       const message = parseClientFrame(isBinary || typeof data !== 'string' ? data.toString() : data)
@@ -97,9 +92,7 @@ export function websocketTransport(gateway: Gateway, options: WebSocketTransport
         return
       }
       if (message.type === 'leave') session.unsubscribe(message.subscriptionId)
-      else {
-        session.subscribe(message.subscriptionId, message.address, resumeFromToken(message.resumeToken)).catch((err) => logger.error({ err }, 'join failed'))
-      }
+      else void session.subscribe(message.subscriptionId, message.address, resumeFromToken(message.resumeToken))
     })
     ws.on('error', (err) => {
       // ws closes with 1009 for an oversized frame and 1002/1007 for protocol errors; the log says which.
@@ -135,7 +128,7 @@ export function websocketTransport(gateway: Gateway, options: WebSocketTransport
         (ws) =>
           new Promise<void>((resolve) => {
             ws.once('close', () => resolve())
-            ws.close(CLOSE_SHUTDOWN, 'server shutting down')
+            ws.close(...closeFor.shutdown)
             setTimeout(() => ws.terminate(), 2000).unref()
           }),
       )

@@ -46,11 +46,37 @@ class GetResponse(_message.Message):
     item: _struct_pb2.Struct
     def __init__(self, item: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
+class GroupInfo(_message.Message):
+    __slots__ = ["group_id", "items"]
+    GROUP_ID_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    group_id: str
+    items: int
+    def __init__(self, group_id: _Optional[str] = ..., items: _Optional[int] = ...) -> None: ...
+
 class ItemChange(_message.Message):
     __slots__ = ["item"]
     ITEM_FIELD_NUMBER: _ClassVar[int]
     item: _struct_pb2.Struct
     def __init__(self, item: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+
+class ListGroupsRequest(_message.Message):
+    __slots__ = ["after", "limit", "stream_name"]
+    AFTER_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    STREAM_NAME_FIELD_NUMBER: _ClassVar[int]
+    after: str
+    limit: int
+    stream_name: str
+    def __init__(self, stream_name: _Optional[str] = ..., after: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class ListGroupsResponse(_message.Message):
+    __slots__ = ["groups", "next_after"]
+    GROUPS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_AFTER_FIELD_NUMBER: _ClassVar[int]
+    groups: _containers.RepeatedCompositeFieldContainer[GroupInfo]
+    next_after: str
+    def __init__(self, groups: _Optional[_Iterable[_Union[GroupInfo, _Mapping]]] = ..., next_after: _Optional[str] = ...) -> None: ...
 
 class ListRequest(_message.Message):
     __slots__ = ["group_id", "stream_name"]
@@ -153,7 +179,8 @@ class SubscribeRequest(_message.Message):
     def __init__(self, stream_name: _Optional[str] = ..., group_id: _Optional[str] = ..., id: _Optional[str] = ..., resume_token: _Optional[str] = ...) -> None: ...
 
 class SubscribeResponse(_message.Message):
-    __slots__ = ["create", "custom", "delete", "group_id", "id", "resume_token", "sequence", "stream_name", "sync", "timestamp", "update"]
+    __slots__ = ["conflated", "create", "custom", "delete", "group_id", "id", "resume_token", "sequence", "stream_name", "sync", "timestamp", "update"]
+    CONFLATED_FIELD_NUMBER: _ClassVar[int]
     CREATE_FIELD_NUMBER: _ClassVar[int]
     CUSTOM_FIELD_NUMBER: _ClassVar[int]
     DELETE_FIELD_NUMBER: _ClassVar[int]
@@ -165,6 +192,7 @@ class SubscribeResponse(_message.Message):
     SYNC_FIELD_NUMBER: _ClassVar[int]
     TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
     UPDATE_FIELD_NUMBER: _ClassVar[int]
+    conflated: int
     create: ItemChange
     custom: CustomEvent
     delete: ItemChange
@@ -176,7 +204,7 @@ class SubscribeResponse(_message.Message):
     sync: Sync
     timestamp: int
     update: ItemChange
-    def __init__(self, stream_name: _Optional[str] = ..., group_id: _Optional[str] = ..., id: _Optional[str] = ..., timestamp: _Optional[int] = ..., resume_token: _Optional[str] = ..., sequence: _Optional[int] = ..., sync: _Optional[_Union[Sync, _Mapping]] = ..., create: _Optional[_Union[ItemChange, _Mapping]] = ..., update: _Optional[_Union[ItemChange, _Mapping]] = ..., delete: _Optional[_Union[ItemChange, _Mapping]] = ..., custom: _Optional[_Union[CustomEvent, _Mapping]] = ...) -> None: ...
+    def __init__(self, stream_name: _Optional[str] = ..., group_id: _Optional[str] = ..., id: _Optional[str] = ..., timestamp: _Optional[int] = ..., resume_token: _Optional[str] = ..., sequence: _Optional[int] = ..., conflated: _Optional[int] = ..., sync: _Optional[_Union[Sync, _Mapping]] = ..., create: _Optional[_Union[ItemChange, _Mapping]] = ..., update: _Optional[_Union[ItemChange, _Mapping]] = ..., delete: _Optional[_Union[ItemChange, _Mapping]] = ..., custom: _Optional[_Union[CustomEvent, _Mapping]] = ...) -> None: ...
 
 class Sync(_message.Message):
     __slots__ = ["items", "reset"]

@@ -54,6 +54,11 @@ class StreamServiceStub(object):
                 request_serializer=streamgate_dot_v1_dot_stream__pb2.ListStreamsRequest.SerializeToString,
                 response_deserializer=streamgate_dot_v1_dot_stream__pb2.ListStreamsResponse.FromString,
                 )
+        self.ListGroups = channel.unary_unary(
+                '/streamgate.v1.StreamService/ListGroups',
+                request_serializer=streamgate_dot_v1_dot_stream__pb2.ListGroupsRequest.SerializeToString,
+                response_deserializer=streamgate_dot_v1_dot_stream__pb2.ListGroupsResponse.FromString,
+                )
 
 
 class StreamServiceServicer(object):
@@ -115,6 +120,14 @@ class StreamServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListGroups(self, request, context):
+        """ListGroups pages through a stream's groups that hold at least one item, in byte order of group_id, with
+        their item counts; only groups the caller may read are listed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StreamServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -152,6 +165,11 @@ def add_StreamServiceServicer_to_server(servicer, server):
                     servicer.ListStreams,
                     request_deserializer=streamgate_dot_v1_dot_stream__pb2.ListStreamsRequest.FromString,
                     response_serializer=streamgate_dot_v1_dot_stream__pb2.ListStreamsResponse.SerializeToString,
+            ),
+            'ListGroups': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListGroups,
+                    request_deserializer=streamgate_dot_v1_dot_stream__pb2.ListGroupsRequest.FromString,
+                    response_serializer=streamgate_dot_v1_dot_stream__pb2.ListGroupsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -284,5 +302,22 @@ class StreamService(object):
         return grpc.experimental.unary_unary(request, target, '/streamgate.v1.StreamService/ListStreams',
             streamgate_dot_v1_dot_stream__pb2.ListStreamsRequest.SerializeToString,
             streamgate_dot_v1_dot_stream__pb2.ListStreamsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ListGroups(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/streamgate.v1.StreamService/ListGroups',
+            streamgate_dot_v1_dot_stream__pb2.ListGroupsRequest.SerializeToString,
+            streamgate_dot_v1_dot_stream__pb2.ListGroupsResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

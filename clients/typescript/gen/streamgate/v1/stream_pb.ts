@@ -12,7 +12,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file streamgate/v1/stream.proto.
  */
 export const file_streamgate_v1_stream: GenFile = /*@__PURE__*/
-  fileDesc("ChpzdHJlYW1nYXRlL3YxL3N0cmVhbS5wcm90bxINc3RyZWFtZ2F0ZS52MSJbChBTdWJzY3JpYmVSZXF1ZXN0EhMKC3N0cmVhbV9uYW1lGAEgASgJEhAKCGdyb3VwX2lkGAIgASgJEgoKAmlkGAMgASgJEhQKDHJlc3VtZV90b2tlbhgEIAEoCSLkAgoRU3Vic2NyaWJlUmVzcG9uc2USEwoLc3RyZWFtX25hbWUYASABKAkSEAoIZ3JvdXBfaWQYAiABKAkSCgoCaWQYAyABKAkSEQoJdGltZXN0YW1wGAQgASgDEhQKDHJlc3VtZV90b2tlbhgFIAEoCRIQCghzZXF1ZW5jZRgGIAEoBBIjCgRzeW5jGAogASgLMhMuc3RyZWFtZ2F0ZS52MS5TeW5jSAASKwoGY3JlYXRlGAsgASgLMhkuc3RyZWFtZ2F0ZS52MS5JdGVtQ2hhbmdlSAASKwoGdXBkYXRlGAwgASgLMhkuc3RyZWFtZ2F0ZS52MS5JdGVtQ2hhbmdlSAASKwoGZGVsZXRlGA0gASgLMhkuc3RyZWFtZ2F0ZS52MS5JdGVtQ2hhbmdlSAASLAoGY3VzdG9tGA4gASgLMhouc3RyZWFtZ2F0ZS52MS5DdXN0b21FdmVudEgAQgcKBWV2ZW50Ij0KBFN5bmMSJgoFaXRlbXMYASADKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Eg0KBXJlc2V0GAIgASgIIjMKCkl0ZW1DaGFuZ2USJQoEaXRlbRgBIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QiQQoLQ3VzdG9tRXZlbnQSDAoEdHlwZRgBIAEoCRIkCgRkYXRhGAIgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlIj8KCkdldFJlcXVlc3QSEwoLc3RyZWFtX25hbWUYASABKAkSEAoIZ3JvdXBfaWQYAiABKAkSCgoCaWQYAyABKAkiNAoLR2V0UmVzcG9uc2USJQoEaXRlbRgBIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QiNAoLTGlzdFJlcXVlc3QSEwoLc3RyZWFtX25hbWUYASABKAkSEAoIZ3JvdXBfaWQYAiABKAkiNgoMTGlzdFJlc3BvbnNlEiYKBWl0ZW1zGAEgAygLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCJmCgpTZXRSZXF1ZXN0EhMKC3N0cmVhbV9uYW1lGAEgASgJEhAKCGdyb3VwX2lkGAIgASgJEgoKAmlkGAMgASgJEiUKBGRhdGEYBCABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Im4KC1NldFJlc3BvbnNlEiUKBGl0ZW0YASABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Eg8KB2NyZWF0ZWQYAiABKAgSEQoJdGltZXN0YW1wGAMgASgDEhQKDHJlc3VtZV90b2tlbhgEIAEoCSJCCg1EZWxldGVSZXF1ZXN0EhMKC3N0cmVhbV9uYW1lGAEgASgJEhAKCGdyb3VwX2lkGAIgASgJEgoKAmlkGAMgASgJIjcKDkRlbGV0ZVJlc3BvbnNlEiUKBGl0ZW0YASABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0InQKC1NlbmRSZXF1ZXN0EhMKC3N0cmVhbV9uYW1lGAEgASgJEhAKCGdyb3VwX2lkGAIgASgJEgoKAmlkGAMgASgJEgwKBHR5cGUYBCABKAkSJAoEZGF0YRgFIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZSIhCgxTZW5kUmVzcG9uc2USEQoJdGltZXN0YW1wGAEgASgDIhQKEkxpc3RTdHJlYW1zUmVxdWVzdCJBChNMaXN0U3RyZWFtc1Jlc3BvbnNlEioKB3N0cmVhbXMYASADKAsyGS5zdHJlYW1nYXRlLnYxLlN0cmVhbUluZm8iGgoKU3RyZWFtSW5mbxIMCgRuYW1lGAEgASgJIj0KD1NjaGVtYVZpb2xhdGlvbhIqCgZpc3N1ZXMYASADKAsyGi5zdHJlYW1nYXRlLnYxLlNjaGVtYUlzc3VlIiwKC1NjaGVtYUlzc3VlEgwKBHBhdGgYASABKAkSDwoHbWVzc2FnZRgCIAEoCTL8AwoNU3RyZWFtU2VydmljZRJQCglTdWJzY3JpYmUSHy5zdHJlYW1nYXRlLnYxLlN1YnNjcmliZVJlcXVlc3QaIC5zdHJlYW1nYXRlLnYxLlN1YnNjcmliZVJlc3BvbnNlMAESPAoDR2V0Ehkuc3RyZWFtZ2F0ZS52MS5HZXRSZXF1ZXN0Ghouc3RyZWFtZ2F0ZS52MS5HZXRSZXNwb25zZRI/CgRMaXN0Ehouc3RyZWFtZ2F0ZS52MS5MaXN0UmVxdWVzdBobLnN0cmVhbWdhdGUudjEuTGlzdFJlc3BvbnNlEjwKA1NldBIZLnN0cmVhbWdhdGUudjEuU2V0UmVxdWVzdBoaLnN0cmVhbWdhdGUudjEuU2V0UmVzcG9uc2USRQoGRGVsZXRlEhwuc3RyZWFtZ2F0ZS52MS5EZWxldGVSZXF1ZXN0Gh0uc3RyZWFtZ2F0ZS52MS5EZWxldGVSZXNwb25zZRI/CgRTZW5kEhouc3RyZWFtZ2F0ZS52MS5TZW5kUmVxdWVzdBobLnN0cmVhbWdhdGUudjEuU2VuZFJlc3BvbnNlElQKC0xpc3RTdHJlYW1zEiEuc3RyZWFtZ2F0ZS52MS5MaXN0U3RyZWFtc1JlcXVlc3QaIi5zdHJlYW1nYXRlLnYxLkxpc3RTdHJlYW1zUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_struct]);
+  fileDesc("ChpzdHJlYW1nYXRlL3YxL3N0cmVhbS5wcm90bxINc3RyZWFtZ2F0ZS52MSJbChBTdWJzY3JpYmVSZXF1ZXN0EhMKC3N0cmVhbV9uYW1lGAEgASgJEhAKCGdyb3VwX2lkGAIgASgJEgoKAmlkGAMgASgJEhQKDHJlc3VtZV90b2tlbhgEIAEoCSL3AgoRU3Vic2NyaWJlUmVzcG9uc2USEwoLc3RyZWFtX25hbWUYASABKAkSEAoIZ3JvdXBfaWQYAiABKAkSCgoCaWQYAyABKAkSEQoJdGltZXN0YW1wGAQgASgDEhQKDHJlc3VtZV90b2tlbhgFIAEoCRIQCghzZXF1ZW5jZRgGIAEoBBIRCgljb25mbGF0ZWQYByABKA0SIwoEc3luYxgKIAEoCzITLnN0cmVhbWdhdGUudjEuU3luY0gAEisKBmNyZWF0ZRgLIAEoCzIZLnN0cmVhbWdhdGUudjEuSXRlbUNoYW5nZUgAEisKBnVwZGF0ZRgMIAEoCzIZLnN0cmVhbWdhdGUudjEuSXRlbUNoYW5nZUgAEisKBmRlbGV0ZRgNIAEoCzIZLnN0cmVhbWdhdGUudjEuSXRlbUNoYW5nZUgAEiwKBmN1c3RvbRgOIAEoCzIaLnN0cmVhbWdhdGUudjEuQ3VzdG9tRXZlbnRIAEIHCgVldmVudCI9CgRTeW5jEiYKBWl0ZW1zGAEgAygLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBINCgVyZXNldBgCIAEoCCIzCgpJdGVtQ2hhbmdlEiUKBGl0ZW0YASABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IkEKC0N1c3RvbUV2ZW50EgwKBHR5cGUYASABKAkSJAoEZGF0YRgCIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZSI/CgpHZXRSZXF1ZXN0EhMKC3N0cmVhbV9uYW1lGAEgASgJEhAKCGdyb3VwX2lkGAIgASgJEgoKAmlkGAMgASgJIjQKC0dldFJlc3BvbnNlEiUKBGl0ZW0YASABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IjQKC0xpc3RSZXF1ZXN0EhMKC3N0cmVhbV9uYW1lGAEgASgJEhAKCGdyb3VwX2lkGAIgASgJIjYKDExpc3RSZXNwb25zZRImCgVpdGVtcxgBIAMoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QiZgoKU2V0UmVxdWVzdBITCgtzdHJlYW1fbmFtZRgBIAEoCRIQCghncm91cF9pZBgCIAEoCRIKCgJpZBgDIAEoCRIlCgRkYXRhGAQgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCJuCgtTZXRSZXNwb25zZRIlCgRpdGVtGAEgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIPCgdjcmVhdGVkGAIgASgIEhEKCXRpbWVzdGFtcBgDIAEoAxIUCgxyZXN1bWVfdG9rZW4YBCABKAkiQgoNRGVsZXRlUmVxdWVzdBITCgtzdHJlYW1fbmFtZRgBIAEoCRIQCghncm91cF9pZBgCIAEoCRIKCgJpZBgDIAEoCSI3Cg5EZWxldGVSZXNwb25zZRIlCgRpdGVtGAEgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCJ0CgtTZW5kUmVxdWVzdBITCgtzdHJlYW1fbmFtZRgBIAEoCRIQCghncm91cF9pZBgCIAEoCRIKCgJpZBgDIAEoCRIMCgR0eXBlGAQgASgJEiQKBGRhdGEYBSABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUiIQoMU2VuZFJlc3BvbnNlEhEKCXRpbWVzdGFtcBgBIAEoAyIUChJMaXN0U3RyZWFtc1JlcXVlc3QiQQoTTGlzdFN0cmVhbXNSZXNwb25zZRIqCgdzdHJlYW1zGAEgAygLMhkuc3RyZWFtZ2F0ZS52MS5TdHJlYW1JbmZvIhoKClN0cmVhbUluZm8SDAoEbmFtZRgBIAEoCSJGChFMaXN0R3JvdXBzUmVxdWVzdBITCgtzdHJlYW1fbmFtZRgBIAEoCRINCgVhZnRlchgCIAEoCRINCgVsaW1pdBgDIAEoDSJSChJMaXN0R3JvdXBzUmVzcG9uc2USKAoGZ3JvdXBzGAEgAygLMhguc3RyZWFtZ2F0ZS52MS5Hcm91cEluZm8SEgoKbmV4dF9hZnRlchgCIAEoCSIsCglHcm91cEluZm8SEAoIZ3JvdXBfaWQYASABKAkSDQoFaXRlbXMYAiABKA0iPQoPU2NoZW1hVmlvbGF0aW9uEioKBmlzc3VlcxgBIAMoCzIaLnN0cmVhbWdhdGUudjEuU2NoZW1hSXNzdWUiLAoLU2NoZW1hSXNzdWUSDAoEcGF0aBgBIAEoCRIPCgdtZXNzYWdlGAIgASgJMs8ECg1TdHJlYW1TZXJ2aWNlElAKCVN1YnNjcmliZRIfLnN0cmVhbWdhdGUudjEuU3Vic2NyaWJlUmVxdWVzdBogLnN0cmVhbWdhdGUudjEuU3Vic2NyaWJlUmVzcG9uc2UwARI8CgNHZXQSGS5zdHJlYW1nYXRlLnYxLkdldFJlcXVlc3QaGi5zdHJlYW1nYXRlLnYxLkdldFJlc3BvbnNlEj8KBExpc3QSGi5zdHJlYW1nYXRlLnYxLkxpc3RSZXF1ZXN0Ghsuc3RyZWFtZ2F0ZS52MS5MaXN0UmVzcG9uc2USPAoDU2V0Ehkuc3RyZWFtZ2F0ZS52MS5TZXRSZXF1ZXN0Ghouc3RyZWFtZ2F0ZS52MS5TZXRSZXNwb25zZRJFCgZEZWxldGUSHC5zdHJlYW1nYXRlLnYxLkRlbGV0ZVJlcXVlc3QaHS5zdHJlYW1nYXRlLnYxLkRlbGV0ZVJlc3BvbnNlEj8KBFNlbmQSGi5zdHJlYW1nYXRlLnYxLlNlbmRSZXF1ZXN0Ghsuc3RyZWFtZ2F0ZS52MS5TZW5kUmVzcG9uc2USVAoLTGlzdFN0cmVhbXMSIS5zdHJlYW1nYXRlLnYxLkxpc3RTdHJlYW1zUmVxdWVzdBoiLnN0cmVhbWdhdGUudjEuTGlzdFN0cmVhbXNSZXNwb25zZRJRCgpMaXN0R3JvdXBzEiAuc3RyZWFtZ2F0ZS52MS5MaXN0R3JvdXBzUmVxdWVzdBohLnN0cmVhbWdhdGUudjEuTGlzdEdyb3Vwc1Jlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_struct]);
 
 /**
  * @generated from message streamgate.v1.SubscribeRequest
@@ -87,11 +87,20 @@ export type SubscribeResponse = Message<"streamgate.v1.SubscribeResponse"> & {
   resumeToken: string;
 
   /**
-   * Position in the group's log; consecutive for the events of one group.
+   * Position in the group's log; consecutive for the events of one group, unless changes were conflated.
    *
    * @generated from field: uint64 sequence = 6;
    */
   sequence: bigint;
+
+  /**
+   * More than 1: this change stands for that many changes of the item, merged because the subscriber read
+   * more slowly than they were written (its position and timestamp are the oldest one's, its item the
+   * newest). The subscriber ends in the state it would have reached.
+   *
+   * @generated from field: uint32 conflated = 7;
+   */
+  conflated: number;
 
   /**
    * @generated from oneof streamgate.v1.SubscribeResponse.event
@@ -509,6 +518,85 @@ export const StreamInfoSchema: GenMessage<StreamInfo> = /*@__PURE__*/
   messageDesc(file_streamgate_v1_stream, 17);
 
 /**
+ * @generated from message streamgate.v1.ListGroupsRequest
+ */
+export type ListGroupsRequest = Message<"streamgate.v1.ListGroupsRequest"> & {
+  /**
+   * @generated from field: string stream_name = 1;
+   */
+  streamName: string;
+
+  /**
+   * Only groups after this group_id (the previous page's next_after); empty: from the first.
+   *
+   * @generated from field: string after = 2;
+   */
+  after: string;
+
+  /**
+   * At most this many groups (1 to 1000; 0: 100).
+   *
+   * @generated from field: uint32 limit = 3;
+   */
+  limit: number;
+};
+
+/**
+ * Describes the message streamgate.v1.ListGroupsRequest.
+ * Use `create(ListGroupsRequestSchema)` to create a new message.
+ */
+export const ListGroupsRequestSchema: GenMessage<ListGroupsRequest> = /*@__PURE__*/
+  messageDesc(file_streamgate_v1_stream, 18);
+
+/**
+ * @generated from message streamgate.v1.ListGroupsResponse
+ */
+export type ListGroupsResponse = Message<"streamgate.v1.ListGroupsResponse"> & {
+  /**
+   * @generated from field: repeated streamgate.v1.GroupInfo groups = 1;
+   */
+  groups: GroupInfo[];
+
+  /**
+   * Pass as `after` for the next page; empty on the last page.
+   *
+   * @generated from field: string next_after = 2;
+   */
+  nextAfter: string;
+};
+
+/**
+ * Describes the message streamgate.v1.ListGroupsResponse.
+ * Use `create(ListGroupsResponseSchema)` to create a new message.
+ */
+export const ListGroupsResponseSchema: GenMessage<ListGroupsResponse> = /*@__PURE__*/
+  messageDesc(file_streamgate_v1_stream, 19);
+
+/**
+ * @generated from message streamgate.v1.GroupInfo
+ */
+export type GroupInfo = Message<"streamgate.v1.GroupInfo"> & {
+  /**
+   * @generated from field: string group_id = 1;
+   */
+  groupId: string;
+
+  /**
+   * How many items the group holds.
+   *
+   * @generated from field: uint32 items = 2;
+   */
+  items: number;
+};
+
+/**
+ * Describes the message streamgate.v1.GroupInfo.
+ * Use `create(GroupInfoSchema)` to create a new message.
+ */
+export const GroupInfoSchema: GenMessage<GroupInfo> = /*@__PURE__*/
+  messageDesc(file_streamgate_v1_stream, 20);
+
+/**
  * SchemaViolation is the error detail of an INVALID_ARGUMENT answer to Set when the item does not match its
  * stream's schema (in Connect's and gRPC's error details; the error message names the same paths).
  *
@@ -526,7 +614,7 @@ export type SchemaViolation = Message<"streamgate.v1.SchemaViolation"> & {
  * Use `create(SchemaViolationSchema)` to create a new message.
  */
 export const SchemaViolationSchema: GenMessage<SchemaViolation> = /*@__PURE__*/
-  messageDesc(file_streamgate_v1_stream, 18);
+  messageDesc(file_streamgate_v1_stream, 21);
 
 /**
  * @generated from message streamgate.v1.SchemaIssue
@@ -550,7 +638,7 @@ export type SchemaIssue = Message<"streamgate.v1.SchemaIssue"> & {
  * Use `create(SchemaIssueSchema)` to create a new message.
  */
 export const SchemaIssueSchema: GenMessage<SchemaIssue> = /*@__PURE__*/
-  messageDesc(file_streamgate_v1_stream, 19);
+  messageDesc(file_streamgate_v1_stream, 22);
 
 /**
  * StreamService is the whole gateway: every transport (WebSocket with Motia frames, Server-Sent Events,
@@ -633,6 +721,17 @@ export const StreamService: GenService<{
     methodKind: "unary";
     input: typeof ListStreamsRequestSchema;
     output: typeof ListStreamsResponseSchema;
+  },
+  /**
+   * ListGroups pages through a stream's groups that hold at least one item, in byte order of group_id, with
+   * their item counts; only groups the caller may read are listed.
+   *
+   * @generated from rpc streamgate.v1.StreamService.ListGroups
+   */
+  listGroups: {
+    methodKind: "unary";
+    input: typeof ListGroupsRequestSchema;
+    output: typeof ListGroupsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_streamgate_v1_stream, 0);

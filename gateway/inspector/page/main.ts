@@ -1,0 +1,4 @@
+// The inspector page (served at /inspector), bundled by gateway/inspector/build.mjs.
+import { startInspector } from './inspector.ts'
+
+void startInspector()
