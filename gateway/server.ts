@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import { cors as connectCors } from '@connectrpc/connect'
 import cors from '@fastify/cors'
 import Fastify, { type FastifyReply, type FastifyRequest, LogController } from 'fastify'
@@ -8,12 +9,13 @@ import { defaultLimits, type Limits } from './core/limits.ts'
 import { StreamRegistry } from './core/registry.ts'
 import type { StreamConfig } from './core/stream-config.ts'
 import { streamsApi } from './core/streams-api.ts'
+import { frameworkErrorReply, gatewayErrorReplies } from './http/error-replies.ts'
 import { OnePort, type TlsOptions } from './http/one-port.ts'
 import { inspectorRoutes } from './inspector/inspector-routes.ts'
 import { createMetrics } from './observability/metrics.ts'
-import { DurableStore } from './store/durable-store.ts'
+import { openApi } from './openapi/openapi.ts'
 import { MemoryStore } from './store/memory-store.ts'
-import { type RedisConfig, RedisStore } from './store/redis-store.ts'
+import type { RedisConfig } from './store/redis-store.ts'
 import type { HistoryLimit, Store } from './store/store.ts'
 import { opsRoutes } from './transports/ops-routes.ts'
 import { restRoutes } from './transports/rest/rest-routes.ts'
@@ -21,6 +23,7 @@ import { eventStreamConstraint } from './transports/sse/event-stream-constraint.
 import { type SseOptions, sseTransport } from './transports/sse/sse-transport.ts'
 import { type ConnectTransportOptions, connectTransport } from './transports/connect/connect-transport.ts'
 import { websocketTransport } from './transports/websocket/websocket-transport.ts'
+import { packageVersion } from './version.ts'
 
 /** One line per request is too much at info level for a gateway; it stays available at debug. */
 class DebugRequestLogs extends LogController {
@@ -52,10 +55,11 @@ export interface ServerOptions {
   durable?: { dataDir: string; fsync?: boolean }
 }
 
-function openStore(options: ServerOptions, historyLimit: (streamName: string) => HistoryLimit, logger: Logger): Store | Promise<Store> {
+/** ioredis and lmdb are loaded only by a gateway that uses them: they are a good part of the startup time. */
+async function openStore(options: ServerOptions, historyLimit: (streamName: string) => HistoryLimit, logger: Logger): Promise<Store> {
   if (options.redis && options.durable) throw new Error('choose one store: redis or durable, not both')
-  if (options.redis) return RedisStore.connect({ ...options.redis, historyLimit, logger })
-  if (options.durable) return DurableStore.open({ ...options.durable, historyLimit, logger })
+  if (options.redis) return (await import('./store/redis-store.ts')).RedisStore.connect({ ...options.redis, historyLimit, logger })
+  if (options.durable) return (await import('./store/durable-store.ts')).DurableStore.open({ ...options.durable, historyLimit, logger })
   return new MemoryStore(historyLimit)
 }
 
@@ -63,7 +67,7 @@ function openStore(options: ServerOptions, historyLimit: (streamName: string) =>
  * One gateway on one port: REST, WebSocket (any path) and operations routes over the same core. Embedders
  * get the fastify app to add their own routes and Motia's `streams` API to write from them.
  */
-export async function createServer(options: ServerOptions) {
+export async function createGateway(options: ServerOptions) {
   const logger = options.logger ?? pino({ level: 'info' })
   const limits = { ...defaultLimits, ...options.limits }
   const metrics = createMetrics()
@@ -82,6 +86,7 @@ export async function createServer(options: ServerOptions) {
     bodyLimit: limits.maxItemBytes,
     logController: new DebugRequestLogs(),
     routerOptions: { constraints: { eventStream: eventStreamConstraint } },
+    frameworkErrors: frameworkErrorReply,
     serverFactory: (handler) => {
       port = new OnePort(handler, options.tls)
       return port.http1
@@ -90,6 +95,8 @@ export async function createServer(options: ServerOptions) {
   const onePort = port!
   // HTTP/2 keepalive for gRPC and Connect streams, on the WebSocket ping interval.
   onePort.pingSessions(options.pingIntervalMs ?? 30_000)
+  await app.register(gatewayErrorReplies)
+  await app.register(openApi, { streams: options.streams, version: packageVersion() })
   await app.register(opsRoutes(metrics, () => ready && store.ready()))
   if (options.corsOrigins?.length) {
     // Connect and gRPC-Web from a browser need their own request and response headers allowed.
@@ -118,9 +125,13 @@ export async function createServer(options: ServerOptions) {
       const hostname = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address
       return `${options.tls ? 'https' : 'http'}://${hostname}:${bound.port}`
     },
-    /** WebSocket clients get close 1001, then the port closes. */
-    async close() {
+    /**
+     * `/readyz` turns 503 at once; after `drainDelayMs` (cut short by `signal`), so that load balancers stop
+     * sending new clients first, WebSocket clients get close 1001, streams end and the port closes.
+     */
+    async close({ drainDelayMs = 0, signal }: { drainDelayMs?: number; signal?: AbortSignal } = {}) {
       ready = false
+      if (drainDelayMs > 0) await sleep(drainDelayMs, undefined, { signal }).catch(() => {})
       sse.close()
       await connect.close()
       await websocket.close()
@@ -131,4 +142,4 @@ export async function createServer(options: ServerOptions) {
   }
 }
 
-export type StreamgateServer = Awaited<ReturnType<typeof createServer>>
+export type StreamgateServer = Awaited<ReturnType<typeof createGateway>>

@@ -7,7 +7,7 @@ import { pino } from 'pino'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { cannedAnswer, DEMO_STREAMS, demoRoutes } from '../examples/demo/demo-routes.ts'
 import { loadStreams } from '../gateway/config/load-modules.ts'
-import { createServer, type StreamgateServer } from '../gateway/server.ts'
+import { createGateway, type StreamgateServer } from '../gateway/server.ts'
 import { collectPageErrors, launchChromium, waitForRendered } from './helpers/browser.ts'
 import { rest } from './helpers/gateway.ts'
 import { byId, fields, renderedAnswer, renderedCount, renderedTodos, renderedTodosById, renderedTraceId, type Todo, todoBursts, todoWriter } from './helpers/demo-page.ts'
@@ -32,7 +32,7 @@ let starting: Promise<Demo> | undefined
 /** The demo server and one page per client, started by the first test (so a setup error fails every test). */
 const demo = () => (starting ??= start())
 async function start(): Promise<Demo> {
-  const server = (opened.server = await createServer({
+  const server = (opened.server = await createGateway({
     streams: await loadStreams([DEMO_STREAMS]),
     logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
   }))

@@ -8,7 +8,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { pino } from 'pino'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { loadHooks, loadStreams } from '../gateway/config/load-modules.ts'
-import { createServer, type StreamgateServer } from '../gateway/server.ts'
+import { createGateway, type StreamgateServer } from '../gateway/server.ts'
 import { collectPageErrors, launchChromium, waitForRendered } from './helpers/browser.ts'
 import { AUTH_CONFIG, FIXTURE_STREAMS } from './helpers/gateway.ts'
 
@@ -40,7 +40,7 @@ async function start(): Promise<Setup> {
     logLevel: 'silent',
   })
   const script = bundle.outputFiles[0]!.text
-  const server = (opened.server = await createServer({
+  const server = (opened.server = await createGateway({
     streams: await loadStreams([FIXTURE_STREAMS]),
     hooks: await loadHooks(AUTH_CONFIG),
     logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),

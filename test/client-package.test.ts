@@ -40,7 +40,7 @@ describe('@streamgate/client package', () => {
     expect(existsSync(join(PACKAGE, 'README.md'))).toBe(true)
     execFileSync('node', [join(PACKAGE, 'scripts/build.mjs'), '--out', join(out, 'dist')], { cwd: PACKAGE, stdio: 'pipe' })
     copyFileSync(join(PACKAGE, 'package.json'), join(out, 'package.json'))
-    expect(Object.keys(manifest.exports)).toEqual(['.', './connect', './react', './package.json'])
+    expect(Object.keys(manifest.exports)).toEqual(['.', './connect', './react', './motia', './package.json'])
     for (const [entry, target] of Object.entries(manifest.exports as Record<string, string | { types: string; import: string }>)) {
       if (typeof target === 'string') continue
       expect(existsSync(join(out, target.types)), `${entry} types`).toBe(true)

@@ -23,7 +23,7 @@ describe('@streamgate/client over WebSocket, beyond streamgate', () => {
   })
 
   it("follows the real Motia 0.17 server (frames without sequence numbers are ordered by timestamp)", async () => {
-    const ref: MotiaReference = await startMotiaReference({ storage: 'memory', streams: ['todo', 'chat'] })
+    const ref: MotiaReference = await startMotiaReference({ streams: ['todo', 'chat'] })
     cleanup.push(() => ref.close())
     const stream = new Stream(ref.wsUrl, { websocket: { WebSocket: WebSocket as never } })
     cleanup.push(() => stream.close())

@@ -189,7 +189,7 @@ beforeAll(async () => {
   gw = await startGateway()
   gate = streamgateBackend(gw)
   try {
-    ref = await startMotiaReference({ storage: 'memory', streams: ['todo', 'chat'] })
+    ref = await startMotiaReference({ streams: ['todo', 'chat'] })
     motia = motiaBackend(ref)
   } catch (error) {
     // Not thrown here: a failing beforeAll makes vitest report the tests as *skipped*. Every test fails instead.
@@ -439,7 +439,7 @@ describe('documented differences (Motia bugs the spec says not to copy)', () => 
   it('a non-JSON frame: the Motia process exits, streamgate keeps serving (spec 3)', async () => {
     needReference()
     // A dedicated reference server, since this kills it.
-    const doomed = await startMotiaReference({ storage: 'memory', streams: ['todo'] })
+    const doomed = await startMotiaReference({ streams: ['todo'] })
     try {
       const victim = await rawClient(doomed.wsUrl)
       victim.ws.on('error', () => {}) // the socket dies with the process

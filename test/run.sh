@@ -23,6 +23,25 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
+step 'Node.js 24 and 22, the supported lines: from the npm registry when this machine has another version'
+# The official binaries as npm publishes them (node-<platform>-<arch>, no install script), kept in .tools/.
+NODE24_VERSION=24.22.3
+NODE22_VERSION=22.23.5
+node_bin() {
+  local major=${1%%.*} version=$1
+  if [ "$(node -p 'process.versions.node.split(".")[0]')" = "$major" ]; then dirname "$(command -v node)"; return; fi
+  local package dir="$PWD/.tools/node-$version"
+  package="node-$(node -p process.platform)-$(node -p process.arch)"
+  if [ ! -x "$dir/node_modules/$package/bin/node" ]; then
+    npm install --prefix "$dir" --no-save --no-package-lock --no-audit --no-fund "$package@$version" >/dev/null || return 1
+  fi
+  echo "$dir/node_modules/$package/bin"
+}
+node24=$(node_bin $NODE24_VERSION) || fail "installing Node $NODE24_VERSION from the npm registry"
+node22=$(node_bin $NODE22_VERSION) || fail "installing Node $NODE22_VERSION from the npm registry"
+export PATH="$node24:$PATH"
+echo "node $(node -v) (whole suite), $("$node22/node" -v) (unit tests)"
+
 step 'npm ci'
 npm ci --no-audit --no-fund || fail 'npm ci'
 
@@ -39,7 +58,15 @@ npx buf breaking --against "$release" || fail "breaking change against $release"
 step 'typecheck'
 npx tsc --noEmit -p . || fail 'tsc'
 
-step 'tests'
+step 'build: dist/ of the gateway and of @streamgate/client (the CLI the tests spawn runs dist/)'
+npm run build || fail 'npm run build'
+npm run client:build || fail 'npm run client:build'
+
+step "unit tests on Node $NODE22_VERSION"
 mkdir -p test/.tmp
+PATH="$node22:$PATH" npx vitest run --project unit --reporter=default --reporter=json --outputFile.json=test/.tmp/vitest-node22.json
+unit=$?
+
+step "every test on Node $NODE24_VERSION"
 npx vitest run --reporter=default --reporter=json --outputFile.json=test/.tmp/vitest.json
-node test/summary.mjs test/.tmp/vitest.json $?
+node test/summary.mjs test/.tmp/vitest.json $? test/.tmp/vitest-node22.json $unit

@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js'
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { copyFileSync, createWriteStream, existsSync, mkdirSync, rmSync } from 'node:fs'
+import { createWriteStream, existsSync, mkdirSync, rmSync } from 'node:fs'
 import net from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { originNs, sleep } from './clock.ts'
@@ -12,9 +12,8 @@ import type { WriteTarget } from './writers.ts'
  * The systems under test, each started by the harness as a process of its own:
  * - streamgate: `node bin/streamgate.mjs --streams bench/streams --port <free>` (or, for the in-process write
  *   rows, bench/peers/streamgate-inproc.ts: the same CLI plus one benchmark route);
- * - motia: the real Motia 0.17 stream server, ../shared/reference/motia-ref-server.mjs (STORAGE=memory), copied
- *   to bench/.tmp at run time so that its `@motiadev/core` import resolves from this repository's
- *   node_modules (a devDependency; never vendored);
+ * - motia: the real Motia 0.17 stream server with its memory storage, test/motia-reference/server.mjs (our
+ *   harness around `@motiadev/core`, a devDependency);
  * - raw: bench/peers/raw-{ws,sse,grpc}.ts, the ceilings;
  * - grpc-js: bench/peers/grpc-js.ts, a plain @grpc/grpc-js broadcaster (gRPC only), for comparison;
  * - streamgate-redis: a redis-server of the harness's own (free port, no persistence) and two streamgate
@@ -26,7 +25,7 @@ import type { WriteTarget } from './writers.ts'
 export const REPO = fileURLToPath(new URL('../../', import.meta.url))
 export const TMP = fileURLToPath(new URL('../.tmp/', import.meta.url))
 export const BENCH_STREAMS = fileURLToPath(new URL('../streams/', import.meta.url))
-export const MOTIA_REF_SCRIPT = process.env.MOTIA_REF_SCRIPT ?? fileURLToPath(new URL('../../../shared/reference/motia-ref-server.mjs', import.meta.url))
+const MOTIA_REF_SCRIPT = fileURLToPath(new URL('../../test/motia-reference/server.mjs', import.meta.url))
 const HOST = '127.0.0.1'
 export const REDIS_SERVER = process.env.REDIS_SERVER ?? '/usr/bin/redis-server'
 const REDIS_CLI = process.env.REDIS_CLI ?? '/usr/bin/redis-cli'
@@ -197,21 +196,8 @@ async function startOn(kind: ServerKind, port: number, options: StartOptions): P
       }
     }
     case 'motia': {
-      if (!existsSync(MOTIA_REF_SCRIPT)) throw new Error(`Motia reference script not found at ${MOTIA_REF_SCRIPT} (set MOTIA_REF_SCRIPT)`)
-      mkdirSync(TMP, { recursive: true })
-      const script = `${TMP}motia-ref-server-${process.pid}-${++started}.mjs`
-      copyFileSync(MOTIA_REF_SCRIPT, script)
-      try {
-        const p = await launch(kind, [script], { PORT: String(port), STORAGE: 'memory', STREAMS: 'bench' }, /motia reference stream server on/, options)
-        const stop = async () => {
-          await p.stop()
-          rmSync(script, { force: true })
-        }
-        return { ...base, pid: p.child.pid!, write: { kind: 'motia', host: HOST, port }, stop, exited: p.exited, log: p.log }
-      } catch (error) {
-        rmSync(script, { force: true })
-        throw error
-      }
+      const p = await launch(kind, [MOTIA_REF_SCRIPT], { PORT: String(port), STREAMS: 'bench' }, /motia reference stream server on/, options)
+      return { ...base, pid: p.child.pid!, write: { kind: 'motia', host: HOST, port }, stop: p.stop, exited: p.exited, log: p.log }
     }
     case 'raw-ws':
     case 'raw-sse': {

@@ -20,11 +20,10 @@ import { newHistogram, summarize } from '../lib/tracker.ts'
  * Started with `node --import tsx bench/peers/streamgate-inproc.ts <streamgate flags>`.
  */
 
-// STREAMGATE_ROOT=<checkout>: the gateway of another working tree (A/B runs of a proposed change).
-const root = process.env.STREAMGATE_ROOT
-const { main } = (await import(
-  root ? pathToFileURL(join(resolve(root), 'gateway/cli.ts')).href : '../../gateway/cli.ts'
-)) as typeof import('../../gateway/cli.ts')
+// The compiled gateway, as bin/streamgate.mjs runs it (`npm run build` first); STREAMGATE_ROOT=<checkout>: the
+// gateway of another working tree (A/B runs of a proposed change).
+const root = process.env.STREAMGATE_ROOT ?? new URL('../../', import.meta.url).pathname
+const { main } = (await import(pathToFileURL(join(resolve(root), 'dist/gateway/cli.js')).href)) as typeof import('../../gateway/cli.ts')
 
 interface RunRequest {
   groupId: string

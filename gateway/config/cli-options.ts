@@ -1,5 +1,6 @@
-import { parseArgs } from 'node:util'
+import { type ParseArgsOptionsConfig, parseArgs } from 'node:util'
 import type { Limits } from '../core/limits.ts'
+import { UsageError } from './startup-errors.ts'
 
 export interface CliOptions {
   port: number
@@ -15,12 +16,14 @@ export interface CliOptions {
   logLevel: string
   limits: Partial<Limits>
   inspector: boolean
+  /** How long /readyz answers 503 before the port closes on SIGTERM/SIGINT. */
+  drainDelayMs: number
 }
 
 export const usage = `Usage: streamgate [options]
        streamgate tail <stream>/<group>[/<id>] [--url URL] [--token TOKEN]   (see streamgate tail --help)
 
-  --port N                 port for HTTP, WebSocket and gRPC       STREAMGATE_PORT (3000)
+  --port N                 port for HTTP, WebSocket and gRPC       STREAMGATE_PORT, else PORT (3000)
   --host ADDR              address to bind                         STREAMGATE_HOST (127.0.0.1)
   --streams DIR            folder of *.stream.ts|js|mjs files;     STREAMGATE_STREAMS (comma-separated)
                            repeatable
@@ -53,50 +56,103 @@ export const usage = `Usage: streamgate [options]
   --max-queue-bytes N      unsent bytes before a slow connection   STREAMGATE_MAX_QUEUE_BYTES (16777216)
                            is closed
   --no-inspector           do not serve the /inspector page        STREAMGATE_NO_INSPECTOR=1
-  --help`
+  --drain-delay S          on SIGTERM/SIGINT, /readyz answers 503  STREAMGATE_DRAIN_DELAY (0)
+                           for S seconds before the port closes
+                           (a second signal cuts it short)
+  -h, --help               this text
+  --version                the version`
 
-function integer(name: string, value: string | undefined): number | undefined {
+function integer(name: string, value: string | undefined, max = Number.MAX_SAFE_INTEGER): number | undefined {
   if (value === undefined) return undefined
-  const n = Number(value)
-  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`${name} must be a whole number, got "${value}"`)
+  const n = value.trim() === '' ? Number.NaN : Number(value)
+  if (!Number.isSafeInteger(n) || n < 0 || n > max) {
+    throw new UsageError(`${name} must be a whole number${max < Number.MAX_SAFE_INTEGER ? ` from 0 to ${max}` : ''}, got "${value}"`)
+  }
   return n
 }
 
+/** The longest a Node timer waits; a longer one fires at once. */
+const MAX_TIMER_SECONDS = Math.floor((2 ** 31 - 1) / 1000)
+
+function seconds(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined
+  const n = value.trim() === '' ? Number.NaN : Number(value)
+  if (!Number.isFinite(n) || n < 0 || n > MAX_TIMER_SECONDS) {
+    throw new UsageError(`${name} must be a number of seconds from 0 to ${MAX_TIMER_SECONDS}, got "${value}"`)
+  }
+  return Math.round(n * 1000)
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+
+function logLevel(name: string, value: string | undefined): string | undefined {
+  if (value !== undefined && !LOG_LEVELS.includes(value)) throw new UsageError(`${name} must be one of ${LOG_LEVELS.join(', ')}, got "${value}"`)
+  return value
+}
+
+/** node:util's parseArgs refusals, in one line each. */
+function parseFlags(argv: string[], options: ParseArgsOptionsConfig) {
+  try {
+    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values
+  } catch (error) {
+    const { code, message } = error as { code?: string; message: string }
+    const flag = /'(-[^' ]+)/.exec(message)?.[1] ?? ''
+    switch (code) {
+      case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
+        throw new UsageError(`unknown option ${flag}`)
+      case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
+        if (message.includes('ambiguous')) throw new UsageError(`${flag} needs a value; write ${flag}=-... for one that starts with "-"`)
+        throw new UsageError(`${flag} needs a value`)
+      case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
+        throw new UsageError(`unexpected argument ${/'([^']*)'/.exec(message)?.[1] ?? ''}: every setting is a --flag`)
+      default:
+        throw new UsageError(message.split('\n')[0]!)
+    }
+  }
+}
+
+/** A setting's value and where it came from (the flag or the variable), for error messages. */
+type Setting = [source: string, value: string | undefined]
+
 /** Flags win over environment variables, which win over the defaults. */
-export function parseCliOptions(argv: string[], env: NodeJS.ProcessEnv): CliOptions | 'help' {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      port: { type: 'string' },
-      host: { type: 'string' },
-      streams: { type: 'string', multiple: true },
-      config: { type: 'string' },
-      'tls-cert': { type: 'string' },
-      'tls-key': { type: 'string' },
-      'data-dir': { type: 'string' },
-      fsync: { type: 'boolean' },
-      memory: { type: 'boolean' },
-      redis: { type: 'string' },
-      'redis-prefix': { type: 'string' },
-      'cors-origin': { type: 'string', multiple: true },
-      'sse-max-lifetime': { type: 'string' },
-      'log-level': { type: 'string' },
-      'max-item-bytes': { type: 'string' },
-      'max-frame-bytes': { type: 'string' },
-      'max-subscriptions': { type: 'string' },
-      'max-name-bytes': { type: 'string' },
-      'max-depth': { type: 'string' },
-      'conflate-bytes': { type: 'string' },
-      'max-queue-bytes': { type: 'string' },
-      'no-inspector': { type: 'boolean' },
-      help: { type: 'boolean' },
-    },
+export function parseCliOptions(argv: string[], env: NodeJS.ProcessEnv): CliOptions | 'help' | 'version' {
+  const values = parseFlags(argv, {
+    port: { type: 'string' },
+    host: { type: 'string' },
+    streams: { type: 'string', multiple: true },
+    config: { type: 'string' },
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
+    'data-dir': { type: 'string' },
+    fsync: { type: 'boolean' },
+    memory: { type: 'boolean' },
+    redis: { type: 'string' },
+    'redis-prefix': { type: 'string' },
+    'cors-origin': { type: 'string', multiple: true },
+    'sse-max-lifetime': { type: 'string' },
+    'log-level': { type: 'string' },
+    'max-item-bytes': { type: 'string' },
+    'max-frame-bytes': { type: 'string' },
+    'max-subscriptions': { type: 'string' },
+    'max-name-bytes': { type: 'string' },
+    'max-depth': { type: 'string' },
+    'conflate-bytes': { type: 'string' },
+    'max-queue-bytes': { type: 'string' },
+    'no-inspector': { type: 'boolean' },
+    'drain-delay': { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+    version: { type: 'boolean' },
   })
   if (values.help) return 'help'
-  const pick = (flag: keyof typeof values, variable: string) => (values[flag] as string | undefined) ?? env[variable]
+  if (values.version) return 'version'
+  const pick = (flag: string, ...variables: string[]): Setting => {
+    if (values[flag] !== undefined) return [`--${flag}`, values[flag] as string]
+    const variable = variables.find((name) => env[name] !== undefined)
+    return variable ? [variable, env[variable]] : [`--${flag}`, undefined]
+  }
   const limits: Partial<Limits> = {}
-  const set = (key: keyof Limits, flag: keyof typeof values, variable: string) => {
-    const n = integer(`--${flag}`, pick(flag, variable))
+  const set = (key: keyof Limits, flag: string, variable: string) => {
+    const n = integer(...pick(flag, variable))
     if (n !== undefined) limits[key] = n
   }
   set('maxItemBytes', 'max-item-bytes', 'STREAMGATE_MAX_ITEM_BYTES')
@@ -106,30 +162,31 @@ export function parseCliOptions(argv: string[], env: NodeJS.ProcessEnv): CliOpti
   set('maxDepth', 'max-depth', 'STREAMGATE_MAX_DEPTH')
   set('conflateBytes', 'conflate-bytes', 'STREAMGATE_CONFLATE_BYTES')
   set('maxQueueBytes', 'max-queue-bytes', 'STREAMGATE_MAX_QUEUE_BYTES')
-  const lifetime = integer('--sse-max-lifetime', pick('sse-max-lifetime', 'STREAMGATE_SSE_MAX_LIFETIME'))
-  const cert = pick('tls-cert', 'STREAMGATE_TLS_CERT')
-  const key = pick('tls-key', 'STREAMGATE_TLS_KEY')
-  if (Boolean(cert) !== Boolean(key)) throw new Error('--tls-cert and --tls-key go together')
-  const redisUrl = pick('redis', 'STREAMGATE_REDIS_URL')
-  const redisPrefix = pick('redis-prefix', 'STREAMGATE_REDIS_PREFIX')
-  if (redisPrefix !== undefined && !redisUrl) throw new Error('--redis-prefix needs --redis')
-  const dataDir = pick('data-dir', 'STREAMGATE_DATA_DIR') || undefined
-  const memory = values.memory || env.STREAMGATE_MEMORY === '1'
-  const fsync = values.fsync || env.STREAMGATE_FSYNC === '1'
-  if ([memory, redisUrl, dataDir].filter(Boolean).length > 1) throw new Error('--memory, --redis and --data-dir each choose the store: give one')
-  if (fsync && (memory || redisUrl)) throw new Error('--fsync is for the durable store: it goes with --data-dir, not --memory or --redis')
+  const lifetime = integer(...pick('sse-max-lifetime', 'STREAMGATE_SSE_MAX_LIFETIME'), MAX_TIMER_SECONDS)
+  const [, cert] = pick('tls-cert', 'STREAMGATE_TLS_CERT')
+  const [, key] = pick('tls-key', 'STREAMGATE_TLS_KEY')
+  if (Boolean(cert) !== Boolean(key)) throw new UsageError('--tls-cert and --tls-key go together')
+  const [, redisUrl] = pick('redis', 'STREAMGATE_REDIS_URL')
+  const [, redisPrefix] = pick('redis-prefix', 'STREAMGATE_REDIS_PREFIX')
+  if (redisPrefix !== undefined && !redisUrl) throw new UsageError('--redis-prefix needs --redis')
+  const dataDir = pick('data-dir', 'STREAMGATE_DATA_DIR')[1] || undefined
+  const memory = Boolean(values.memory) || env.STREAMGATE_MEMORY === '1'
+  const fsync = Boolean(values.fsync) || env.STREAMGATE_FSYNC === '1'
+  if ([memory, redisUrl, dataDir].filter(Boolean).length > 1) throw new UsageError('--memory, --redis and --data-dir each choose the store: give one')
+  if (fsync && (memory || redisUrl)) throw new UsageError('--fsync is for the durable store: it goes with --data-dir, not --memory or --redis')
   return {
     tls: cert && key ? { cert, key } : undefined,
     redis: redisUrl ? { url: redisUrl, prefix: redisPrefix } : undefined,
     durable: memory || redisUrl ? undefined : { dataDir: dataDir ?? '.streamgate', fsync },
-    corsOrigins: values['cors-origin'] ?? env.STREAMGATE_CORS_ORIGINS?.split(',').filter(Boolean) ?? [],
+    corsOrigins: (values['cors-origin'] as string[] | undefined) ?? env.STREAMGATE_CORS_ORIGINS?.split(',').filter(Boolean) ?? [],
     sseMaxLifetimeMs: lifetime === undefined ? undefined : lifetime * 1000,
-    port: integer('--port', pick('port', 'STREAMGATE_PORT')) ?? 3000,
-    host: pick('host', 'STREAMGATE_HOST') ?? '127.0.0.1',
-    streams: values.streams ?? env.STREAMGATE_STREAMS?.split(',').filter(Boolean) ?? [],
-    config: pick('config', 'STREAMGATE_CONFIG'),
-    logLevel: pick('log-level', 'STREAMGATE_LOG_LEVEL') ?? 'info',
+    port: integer(...pick('port', 'STREAMGATE_PORT', 'PORT'), 65_535) ?? 3000,
+    host: pick('host', 'STREAMGATE_HOST')[1] ?? '127.0.0.1',
+    streams: (values.streams as string[] | undefined) ?? env.STREAMGATE_STREAMS?.split(',').filter(Boolean) ?? [],
+    config: pick('config', 'STREAMGATE_CONFIG')[1],
+    logLevel: logLevel(...pick('log-level', 'STREAMGATE_LOG_LEVEL')) ?? 'info',
     limits,
     inspector: !(values['no-inspector'] || env.STREAMGATE_NO_INSPECTOR === '1'),
+    drainDelayMs: seconds(...pick('drain-delay', 'STREAMGATE_DRAIN_DELAY')) ?? 0,
   }
 }

@@ -1,6 +1,6 @@
 import { pino } from 'pino'
 import { loadHooks, loadStreams } from '../../gateway/config/load-modules.ts'
-import { createServer, type ServerOptions, type StreamgateServer } from '../../gateway/server.ts'
+import { createGateway, type ServerOptions, type StreamgateServer } from '../../gateway/server.ts'
 
 export const FIXTURE_STREAMS = new URL('../fixtures/streams', import.meta.url).pathname
 export const AUTH_CONFIG = new URL('../fixtures/auth.config.ts', import.meta.url).pathname
@@ -21,7 +21,7 @@ export async function startGateway(
   options: Partial<ServerOptions> & { auth?: boolean; port?: number; streamDirs?: string[] } = {},
 ): Promise<TestGateway> {
   const { auth, port = 0, streamDirs = [FIXTURE_STREAMS], ...rest } = options
-  const server = await createServer({
+  const server = await createGateway({
     streams: await loadStreams(streamDirs),
     hooks: auth ? await loadHooks(AUTH_CONFIG) : {},
     logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),

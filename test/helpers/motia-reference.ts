@@ -1,22 +1,18 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 
 /**
- * The REAL Motia 0.17 stream server (`@motiadev/core`'s createServer, driven by the shared reference script
- * ../shared/reference/motia-ref-server.mjs) as a child process, for differential tests.
- *
- * The script is copied into test/.tmp/ (gitignored) so that its `@motiadev/core` import resolves from this
- * repository's node_modules (a devDependency); neither the script nor @motiadev/core is vendored.
- * Override the script location with MOTIA_REF_SCRIPT.
+ * The REAL Motia 0.17 server (`@motiadev/core`'s createServer, assembled by our harness in
+ * test/motia-reference/) as a child process: the reference stream server for differential tests, and a Motia
+ * app whose streams are kept in streamgate (@streamgate/client/motia).
  */
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url))
-const TMP_DIR = fileURLToPath(new URL('../.tmp/', import.meta.url))
-export const MOTIA_REF_SCRIPT = process.env.MOTIA_REF_SCRIPT ?? fileURLToPath(new URL('../../../shared/reference/motia-ref-server.mjs', import.meta.url))
+const MOTIA_REF_SCRIPT = fileURLToPath(new URL('../motia-reference/server.mjs', import.meta.url))
+const STREAMGATE_STORAGE_APP = fileURLToPath(new URL('../motia-reference/streamgate-storage-app.mjs', import.meta.url))
 
-export interface MotiaReference {
+export interface MotiaProcess {
   url: string
   wsUrl: string
   port: number
@@ -26,20 +22,20 @@ export interface MotiaReference {
   hasExited(): boolean
   /** Everything the child wrote to stdout and stderr so far. */
   output(): string
+  close(): Promise<void>
+}
+
+export interface MotiaReference extends MotiaProcess {
   /** A backend writing through the control API: stream.set / delete / send inside the Motia process. */
   set(stream: string, group: string, id: string, data: unknown): Promise<unknown>
   delete(stream: string, group: string, id: string): Promise<unknown>
   send(stream: string, group: string, event: { type: string; data: unknown }, id?: string): Promise<unknown>
   get(stream: string, group: string, id: string): Promise<unknown>
   getGroup(stream: string, group: string): Promise<unknown[]>
-  close(): Promise<void>
 }
 
 export interface MotiaReferenceOptions {
   streams?: string[]
-  /** memory (the well-behaved baseline), file, or redis (needs @motiadev/adapter-redis-streams). */
-  storage?: 'memory' | 'file' | 'redis'
-  auth?: boolean
   /** How long to wait for the server to accept connections. */
   startTimeoutMs?: number
 }
@@ -56,7 +52,6 @@ async function freePort(): Promise<number> {
   })
 }
 
-let instances = 0
 const live = new Set<ChildProcess>()
 let exitHookInstalled = false
 function killOnExit(child: ChildProcess) {
@@ -64,46 +59,47 @@ function killOnExit(child: ChildProcess) {
   child.once('exit', () => live.delete(child))
   if (exitHookInstalled) return
   exitHookInstalled = true
-  // Never leave a reference server behind if the test process goes away without running afterAll.
+  // Never leave a Motia server behind if the test process goes away without running afterAll.
   process.once('exit', () => {
     for (const c of live) c.kill('SIGKILL')
   })
 }
 
+interface Launch {
+  what: string
+  script: string
+  env: Record<string, string>
+  nodeArgs?: string[]
+  /** The line the script prints once it listens. */
+  ready: RegExp
+  startTimeoutMs: number
+}
+
 /**
- * Starts the reference server on a free loopback port and resolves once its HTTP API answers. Rejects with a
- * message that says what went wrong (missing script, missing @motiadev/core, crash, timeout) and carries the
- * child's output; it never skips.
+ * Starts a Motia script on a free loopback port and resolves once it listens. Rejects with a message that
+ * says what went wrong (missing @motiadev/core, crash, timeout) and carries the child's output; it never skips.
  */
-export async function startMotiaReference(options: MotiaReferenceOptions = {}): Promise<MotiaReference> {
-  const { streams = ['todo', 'chat'], storage = 'memory', auth = false, startTimeoutMs = 15_000 } = options
-  if (!existsSync(MOTIA_REF_SCRIPT)) {
-    throw new Error(`Motia reference server script not found at ${MOTIA_REF_SCRIPT} (set MOTIA_REF_SCRIPT to its path)`)
-  }
+async function startMotiaProcess(launch: Launch): Promise<MotiaProcess> {
   const failures: string[] = []
   // A port found free can be taken before the child binds it: retry on EADDRINUSE only.
   for (let attempt = 1; attempt <= 3; attempt++) {
     const port = await freePort()
     try {
-      return await launch(port, streams, storage, auth, startTimeoutMs)
+      return await spawnOn(port, launch)
     } catch (error) {
       const message = (error as Error).message
       failures.push(message)
       if (!message.includes('EADDRINUSE')) break
     }
   }
-  throw new Error(`the Motia reference server (real @motiadev/core) did not start:\n${failures.join('\n---\n')}`)
+  throw new Error(`${launch.what} (real @motiadev/core) did not start:\n${failures.join('\n---\n')}`)
 }
 
-async function launch(port: number, streams: string[], storage: string, auth: boolean, startTimeoutMs: number): Promise<MotiaReference> {
-  mkdirSync(TMP_DIR, { recursive: true })
-  const script = `${TMP_DIR}motia-ref-server-${process.pid}-${++instances}.mjs`
-  copyFileSync(MOTIA_REF_SCRIPT, script)
-
+async function spawnOn(port: number, { script, env, nodeArgs = [], ready, startTimeoutMs }: Launch): Promise<MotiaProcess> {
   let output = ''
-  const child = spawn(process.execPath, [script], {
+  const child = spawn(process.execPath, [...nodeArgs, script], {
     cwd: REPO_ROOT,
-    env: { ...process.env, PORT: String(port), STORAGE: storage, STREAMS: streams.join(','), AUTH: auth ? '1' : '' },
+    env: { ...process.env, ...env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   killOnExit(child)
@@ -113,14 +109,12 @@ async function launch(port: number, streams: string[], storage: string, auth: bo
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('exit', (code, signal) => {
       exitInfo = { code, signal }
-      rmSync(script, { force: true })
       resolve(exitInfo)
     })
   })
-  const spawnError = new Promise<never>((_, reject) => child.once('error', (error) => reject(new Error(`could not spawn node: ${error.message}`))))
-  spawnError.catch(() => {})
+  let spawnError: Error | undefined
+  child.once('error', (error) => (spawnError = new Error(`could not spawn node: ${error.message}`)))
 
-  const url = `http://127.0.0.1:${port}`
   const kill = async () => {
     if (exitInfo) return
     child.kill('SIGTERM')
@@ -129,30 +123,42 @@ async function launch(port: number, streams: string[], storage: string, auth: bo
     clearTimeout(timer)
   }
 
-  // Ready = the control API answers (the HTTP server and the WebSocket server share the port).
   const deadline = Date.now() + startTimeoutMs
-  for (;;) {
+  while (!ready.test(output)) {
+    if (spawnError) throw spawnError
     if (exitInfo) {
-      throw new Error(`reference server exited before accepting connections (code ${exitInfo.code}, signal ${exitInfo.signal}) on port ${port}; output:\n${output.trim()}`)
-    }
-    try {
-      const response = await Promise.race([fetch(`${url}/__ref/${streams[0]}/__ready__`), spawnError])
-      if (response.ok) {
-        await response.arrayBuffer()
-        break
-      }
-    } catch (error) {
-      if ((error as Error).message.startsWith('could not spawn')) throw error
+      throw new Error(`exited before listening (code ${exitInfo.code}, signal ${exitInfo.signal}) on port ${port}; output:\n${output.trim()}`)
     }
     if (Date.now() > deadline) {
       await kill()
-      throw new Error(`reference server did not accept connections on port ${port} within ${startTimeoutMs} ms; output:\n${output.trim()}`)
+      throw new Error(`did not listen on port ${port} within ${startTimeoutMs} ms; output:\n${output.trim()}`)
     }
     await new Promise((r) => setTimeout(r, 25))
   }
+  return {
+    url: `http://127.0.0.1:${port}`,
+    wsUrl: `ws://127.0.0.1:${port}`,
+    port,
+    child,
+    exited,
+    hasExited: () => exitInfo !== undefined,
+    output: () => output,
+    close: kill,
+  }
+}
 
+/** The reference stream server: Motia's memory storage, driven through its control API. */
+export async function startMotiaReference(options: MotiaReferenceOptions = {}): Promise<MotiaReference> {
+  const { streams = ['todo', 'chat'], startTimeoutMs = 15_000 } = options
+  const motia = await startMotiaProcess({
+    what: 'the Motia reference server',
+    script: MOTIA_REF_SCRIPT,
+    env: { STREAMS: streams.join(',') },
+    ready: /motia reference stream server on/,
+    startTimeoutMs,
+  })
   const call = async (method: string, path: string, body?: unknown) => {
-    const response = await fetch(url + path, {
+    const response = await fetch(motia.url + path, {
       method,
       headers: body === undefined ? {} : { 'content-type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
@@ -163,18 +169,23 @@ async function launch(port: number, streams: string[], storage: string, auth: bo
   }
   const enc = encodeURIComponent
   return {
-    url,
-    wsUrl: `ws://127.0.0.1:${port}`,
-    port,
-    child,
-    exited,
-    hasExited: () => exitInfo !== undefined,
-    output: () => output,
+    ...motia,
     set: (s, g, id, data) => call('POST', `/__ref/${enc(s)}/${enc(g)}/${enc(id)}`, data),
     delete: (s, g, id) => call('DELETE', `/__ref/${enc(s)}/${enc(g)}/${enc(id)}`),
     send: (s, g, event, id) => call('POST', `/__ref-send/${enc(s)}/${enc(g)}${id === undefined ? '' : `?id=${enc(id)}`}`, event),
     get: (s, g, id) => call('GET', `/__ref/${enc(s)}/${enc(g)}/${enc(id)}`),
     getGroup: (s, g) => call('GET', `/__ref/${enc(s)}/${enc(g)}`),
-    close: kill,
   }
+}
+
+/** A Motia app whose `streams` are kept in the streamgate at `streamgateUrl`, with the API step of steps/. */
+export function startMotiaStreamgateApp(options: { streamgateUrl: string; token?: string; streams: string[] }): Promise<MotiaProcess> {
+  return startMotiaProcess({
+    what: 'the Motia app with streamgate storage',
+    script: STREAMGATE_STORAGE_APP,
+    nodeArgs: ['--import', 'tsx'],
+    env: { STREAMGATE_URL: options.streamgateUrl, STREAMGATE_TOKEN: options.token ?? '', STREAMS: options.streams.join(',') },
+    ready: /motia app with streamgate storage on/,
+    startTimeoutMs: 20_000,
+  })
 }
