@@ -37,7 +37,7 @@ export interface SubscribeCallOptions {
 
 /**
  * One Subscribe call as the core's Wire: the core's frames are whole envelopes, encoded once per record for
- * every call of the codec, and each round's go into the HTTP response (on HTTP/2, its stream) in one corked
+ * every call of the codec, and each round's go into the HTTP response (on HTTP/2, its stream) in one
  * write. The call ends the protocol's way: trailers (gRPC), a trailer envelope (gRPC-Web) or an end-of-stream
  * envelope (Connect), with the same codes and messages as connect-es's handlers give.
  */
@@ -91,6 +91,9 @@ export class SubscribeCall implements Wire {
     const raw = this.raw
     const joined = this.options.joined.of(frames)
     if (joined) return raw.write(joined)
+    // Node 22's HTTP/1.1 response buffers corked writes itself and answers each with true, so the socket's
+    // backpressure would never reach the core: over HTTP/1.1 a round is one buffer, one write.
+    if (!('stream' in this.options.exchange.request)) return raw.write(Buffer.concat(frames))
     raw.cork()
     let writable = true
     for (const frame of frames) writable = raw.write(frame)
