@@ -22,6 +22,7 @@ export async function main(argv: string[], extend?: (server: Awaited<ReturnType<
     streams: await loadStreams(options.streams),
     hooks: options.config ? await loadHooks(options.config) : {},
     limits: options.limits,
+    http: options.http,
     corsOrigins: options.corsOrigins,
     sse: { maxLifetimeMs: options.sseMaxLifetimeMs },
     tls: options.tls && { cert: await readFile(options.tls.cert), key: await readFile(options.tls.key) },

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util'
 import type { Limits } from '../core/limits.ts'
+import { defaultHttpSettings, type HttpSettings } from '../http/http-settings.ts'
 
 export interface CliOptions {
   port: number
@@ -12,6 +13,7 @@ export interface CliOptions {
   sseMaxLifetimeMs?: number
   logLevel: string
   limits: Partial<Limits>
+  http: Partial<HttpSettings>
 }
 
 export const usage = `Usage: streamgate [options]
@@ -38,6 +40,17 @@ export const usage = `Usage: streamgate [options]
   --max-subscriptions N    subscriptions per connection            STREAMGATE_MAX_SUBSCRIPTIONS (1000)
   --max-queue-bytes N      unsent bytes before a slow connection   STREAMGATE_MAX_QUEUE_BYTES (16777216)
                            is closed
+  --first-bytes-timeout-ms N                                       STREAMGATE_FIRST_BYTES_TIMEOUT_MS (10000)
+                           a new connection's first bytes (TLS
+                           handshake, HTTP/2 preface) within N ms
+  --headers-timeout-ms N   HTTP/1.1 request headers within N ms    STREAMGATE_HEADERS_TIMEOUT_MS (10000)
+  --request-timeout-ms N   HTTP/1.1 whole request within N ms      STREAMGATE_REQUEST_TIMEOUT_MS (30000)
+  --idle-timeout-ms N      close keep-alive connections and HTTP/2 STREAMGATE_IDLE_TIMEOUT_MS (72000)
+                           sessions idle for N ms
+  --max-header-bytes N     request line and headers (HTTP/2:       STREAMGATE_MAX_HEADER_BYTES (16384)
+                           header list)
+  --max-session-memory N   bytes one HTTP/2 session may use        STREAMGATE_MAX_SESSION_MEMORY (33554432)
+  --max-connections N      open connections; more are closed       STREAMGATE_MAX_CONNECTIONS (50000)
   --help`
 
 function integer(name: string, value: string | undefined): number | undefined {
@@ -67,6 +80,13 @@ export function parseCliOptions(argv: string[], env: NodeJS.ProcessEnv): CliOpti
       'max-frame-bytes': { type: 'string' },
       'max-subscriptions': { type: 'string' },
       'max-queue-bytes': { type: 'string' },
+      'first-bytes-timeout-ms': { type: 'string' },
+      'headers-timeout-ms': { type: 'string' },
+      'request-timeout-ms': { type: 'string' },
+      'idle-timeout-ms': { type: 'string' },
+      'max-header-bytes': { type: 'string' },
+      'max-session-memory': { type: 'string' },
+      'max-connections': { type: 'string' },
       help: { type: 'boolean' },
     },
   })
@@ -81,6 +101,22 @@ export function parseCliOptions(argv: string[], env: NodeJS.ProcessEnv): CliOpti
   set('maxFrameBytes', 'max-frame-bytes', 'STREAMGATE_MAX_FRAME_BYTES')
   set('maxSubscriptionsPerConnection', 'max-subscriptions', 'STREAMGATE_MAX_SUBSCRIPTIONS')
   set('maxQueueBytes', 'max-queue-bytes', 'STREAMGATE_MAX_QUEUE_BYTES')
+  const http: Partial<HttpSettings> = {}
+  const setHttp = (key: keyof HttpSettings, flag: keyof typeof values, variable: string) => {
+    const n = integer(`--${flag}`, pick(flag, variable))
+    if (n === 0) throw new Error(`--${flag} must be at least 1`)
+    if (n !== undefined) http[key] = n
+  }
+  setHttp('firstBytesTimeoutMs', 'first-bytes-timeout-ms', 'STREAMGATE_FIRST_BYTES_TIMEOUT_MS')
+  setHttp('headersTimeoutMs', 'headers-timeout-ms', 'STREAMGATE_HEADERS_TIMEOUT_MS')
+  setHttp('requestTimeoutMs', 'request-timeout-ms', 'STREAMGATE_REQUEST_TIMEOUT_MS')
+  setHttp('idleTimeoutMs', 'idle-timeout-ms', 'STREAMGATE_IDLE_TIMEOUT_MS')
+  setHttp('maxHeaderBytes', 'max-header-bytes', 'STREAMGATE_MAX_HEADER_BYTES')
+  setHttp('maxSessionMemoryBytes', 'max-session-memory', 'STREAMGATE_MAX_SESSION_MEMORY')
+  setHttp('maxConnections', 'max-connections', 'STREAMGATE_MAX_CONNECTIONS')
+  const { headersTimeoutMs, requestTimeoutMs } = { ...defaultHttpSettings, ...http }
+  // Node refuses a headers timeout longer than the request timeout; so does the command line, in one line.
+  if (headersTimeoutMs > requestTimeoutMs) throw new Error(`--headers-timeout-ms (${headersTimeoutMs}) must not exceed --request-timeout-ms (${requestTimeoutMs})`)
   const lifetime = integer('--sse-max-lifetime', pick('sse-max-lifetime', 'STREAMGATE_SSE_MAX_LIFETIME'))
   const cert = pick('tls-cert', 'STREAMGATE_TLS_CERT')
   const key = pick('tls-key', 'STREAMGATE_TLS_KEY')
@@ -99,5 +135,6 @@ export function parseCliOptions(argv: string[], env: NodeJS.ProcessEnv): CliOpti
     config: pick('config', 'STREAMGATE_CONFIG'),
     logLevel: pick('log-level', 'STREAMGATE_LOG_LEVEL') ?? 'info',
     limits,
+    http,
   }
 }

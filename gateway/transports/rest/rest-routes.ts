@@ -13,6 +13,14 @@ type ItemParams = GroupParams & { id: string }
 export function restRoutes(gateway: Gateway) {
   return async function (app: FastifyInstance) {
     handleRequestsAs(app, gateway, 'rest')
+    // Many HTTP clients send `Content-Type: application/json` on every request, a DELETE without a body
+    // included: an empty body is no body. Anything else goes to fastify's own parser (prototype poisoning
+    // refused).
+    const parseJson = app.getDefaultJsonParser('error', 'error')
+    app.removeContentTypeParser('application/json')
+    app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) =>
+      body === '' ? done(null, undefined) : parseJson(request, body as string, done),
+    )
 
     app.get('/streams', async () => ({ streams: gateway.listStreams().map((name) => ({ name })) }))
 

@@ -144,17 +144,19 @@ export function sseTransport(gateway: Gateway, options: SseOptions) {
   return {
     routes: async (app: FastifyInstance) => {
       handleRequestsAs(app, gateway, transport)
-      const sse = { constraints: { eventStream: 'yes' } }
+      // A parameter given twice is refused (400) rather than guessed at.
+      const lastEventId = { lastEventId: { type: 'string' } }
+      const sse = { constraints: { eventStream: 'yes' }, schema: { querystring: { type: 'object', properties: lastEventId } } }
       app.get<{ Params: { streamName: string; groupId: string } }>('/streams/:streamName/:groupId', sse, (request, reply) =>
         serve(request, reply, [request.params]),
       )
       app.get<{ Params: { streamName: string; groupId: string; id: string } }>('/streams/:streamName/:groupId/:id', sse, (request, reply) =>
         serve(request, reply, [request.params]),
       )
-      app.get<{ Querystring: { subscribe?: string | string[] } }>('/events', (request, reply) => {
-        const { subscribe = [] } = request.query
-        return serve(request, reply, parseSubscriptionList(Array.isArray(subscribe) ? subscribe : [subscribe], limits.maxSubscriptionsPerConnection))
-      })
+      const events = { schema: { querystring: { type: 'object', properties: { ...lastEventId, subscribe: { type: 'array', items: { type: 'string' } } } } } }
+      app.get<{ Querystring: { subscribe?: string[] } }>('/events', events, (request, reply) =>
+        serve(request, reply, parseSubscriptionList(request.query.subscribe ?? [], limits.maxSubscriptionsPerConnection)),
+      )
     },
     /** Ends every stream: clients reconnect (to another instance) and resume. */
     close() {

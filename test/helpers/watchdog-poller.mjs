@@ -1,0 +1,106 @@
+// The watchdog's poller, in a process of its own so that nothing the test process does delays it: asks
+// GET /healthz on one keep-alive connection every INTERVAL ms and prints one JSON line per answer slower
+// than BUDGET ms (or missing), and a summary line when stdin ends.
+//
+// The machine is shared (2 cores, other test runs): an answer can be late only because the gateway, or this
+// poller, was ready to run and waited for a CPU. Linux counts that wait per thread (/proc/.../schedstat,
+// in ns); it is taken off each answer's time, so what is measured is the gateway's own latency. Without
+// /proc the wall time counts as it is.
+import { readFileSync } from 'node:fs'
+import net from 'node:net'
+
+const [host, port, interval, budget, gatewayPid] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4]), Number(process.argv[5]), process.argv[6]]
+const report = (line) => process.stdout.write(`${JSON.stringify(line)}\n`)
+
+/** Nanoseconds a thread has spent ready to run but waiting for a CPU; 0 where Linux does not say. */
+function runQueueWaitNs(pid) {
+  try {
+    return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'latin1').split(' ')[1])
+  } catch {
+    return 0
+  }
+}
+const waitedMs = () => (runQueueWaitNs(gatewayPid) + runQueueWaitNs(process.pid)) / 1e6
+
+let answers = 0
+let maxMs = 0
+let maxWallMs = 0
+let stopping = false
+let socket
+let connected
+
+function connect() {
+  socket = net.connect(port, host)
+  socket.setNoDelay(true)
+  connected = new Promise((resolve) => socket.once('connect', resolve))
+  let buffer = Buffer.alloc(0)
+  let waiting
+  socket.on('data', (chunk) => {
+    buffer = Buffer.concat([buffer, chunk])
+    for (;;) {
+      const end = buffer.indexOf('\r\n\r\n')
+      if (end < 0) return
+      const head = buffer.subarray(0, end).toString('latin1')
+      const length = Number(/content-length: *(\d+)/i.exec(head)?.[1] ?? 0)
+      if (buffer.length < end + 4 + length) return
+      buffer = buffer.subarray(end + 4 + length)
+      waiting?.(head.split('\r\n')[0])
+    }
+  })
+  socket.on('error', () => {})
+  socket.once('close', () => {
+    if (!stopping) report({ kind: 'closed', message: 'the gateway closed the watchdog connection' })
+    waiting?.(null)
+  })
+  return (resolve) => (waiting = resolve)
+}
+
+async function poll() {
+  let onAnswer = connect()
+  await connected
+  while (!stopping) {
+    const request = answers + 1
+    const answered = new Promise((resolve) => onAnswer(resolve))
+    const waitedBefore = waitedMs()
+    const started = performance.now()
+    // Reported at once (and again with its time when it comes), so that a gateway that never answers again
+    // fails the test that is running.
+    let reportedLate = false
+    const late = setInterval(() => {
+      if (performance.now() - started - (waitedMs() - waitedBefore) > budget) {
+        clearInterval(late)
+        reportedLate = true
+        report({ kind: 'slow', request, ms: budget, pending: true })
+      }
+    }, budget)
+    socket.write(`GET /healthz HTTP/1.1\r\nHost: ${host}:${port}\r\n\r\n`)
+    const status = await answered
+    clearInterval(late)
+    const wallMs = performance.now() - started
+    const ms = wallMs - (waitedMs() - waitedBefore)
+    if (status === null) {
+      if (stopping) break
+      await new Promise((r) => setTimeout(r, interval))
+      onAnswer = connect()
+      await connected
+      continue
+    }
+    answers += 1
+    maxMs = Math.max(maxMs, ms)
+    maxWallMs = Math.max(maxWallMs, wallMs)
+    if (!status.includes(' 200 ')) report({ kind: 'status', status })
+    if (ms > budget || reportedLate) report({ kind: 'slow', request, ms: Math.round(ms), wallMs: Math.round(wallMs) })
+    await new Promise((r) => setTimeout(r, interval))
+  }
+}
+
+process.stdin.on('data', () => {})
+process.stdin.on('end', () => {
+  stopping = true
+  const round = (n) => Math.round(n * 10) / 10
+  report({ kind: 'summary', answers, maxMs: round(maxMs), maxWallMs: round(maxWallMs) })
+  socket?.destroy()
+  process.exit(0)
+})
+report({ kind: 'started' })
+poll()
