@@ -78,6 +78,8 @@ export class OnePort {
       : net.createServer((socket) => this.sniff(socket))
     // The TCP sockets, TLS handshakes in progress included: close() destroys what is left after its grace.
     this.front.on('connection', (socket: Socket) => this.track(socket))
+    // Node reports a failed or timed-out handshake here and leaves the connection open unless told otherwise.
+    this.front.on('tlsClientError', (_error: Error, socket: Socket) => socket.destroy())
     this.front.maxConnections = settings.maxConnections
     this.front.on('drop', () => options.refused?.('max_connections'))
     // Without a listener, a failed accept (EMFILE: out of file descriptors) would end the process.
@@ -127,7 +129,8 @@ export class OnePort {
 
   /**
    * An HTTP/2 session must finish its preface and first SETTINGS within the first-bytes deadline, and is
-   * closed (GOAWAY) once it has had no open stream for the idle timeout.
+   * closed (GOAWAY) once it has had no open stream for the idle timeout. A request whose headers began but
+   * never ended keeps a closing session open: it is destroyed after the headers timeout.
    */
   private watchSession(session: Http2Session) {
     this.sessions.add(session)
@@ -135,7 +138,10 @@ export class OnePort {
     session.once('remoteSettings', () => clearTimeout(preface))
     let idle: NodeJS.Timeout | undefined
     const startIdle = () => {
-      idle = setTimeout(() => session.close(), this.settings.idleTimeoutMs)
+      idle = setTimeout(() => {
+        session.close()
+        setTimeout(() => session.destroy(), this.settings.headersTimeoutMs).unref()
+      }, this.settings.idleTimeoutMs)
       idle.unref()
     }
     let streams = 0

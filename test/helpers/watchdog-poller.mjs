@@ -1,6 +1,7 @@
 // The watchdog's poller, in a process of its own so that nothing the test process does delays it: asks
-// GET /healthz on one keep-alive connection every INTERVAL ms and prints one JSON line per answer slower
-// than BUDGET ms (or missing), and a summary line when stdin ends.
+// GET /healthz on one keep-alive connection (TLS for an https URL) every INTERVAL ms and prints one JSON
+// line per answer slower than BUDGET ms (or missing). A line `sync` on stdin is answered with
+// {"kind":"synced"} once the request in flight has its answer; the end of stdin prints a summary.
 //
 // The machine is shared (2 cores, other test runs): an answer can be late only because the gateway, or this
 // poller, was ready to run and waited for a CPU. Linux counts that wait per thread (/proc/.../schedstat,
@@ -8,8 +9,11 @@
 // /proc the wall time counts as it is.
 import { readFileSync } from 'node:fs'
 import net from 'node:net'
+import tls from 'node:tls'
 
-const [host, port, interval, budget, gatewayPid] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4]), Number(process.argv[5]), process.argv[6]]
+const url = new URL(process.argv[2])
+const [interval, budget, gatewayPid] = [Number(process.argv[3]), Number(process.argv[4]), process.argv[5]]
+const [host, port] = [url.hostname, Number(url.port)]
 const report = (line) => process.stdout.write(`${JSON.stringify(line)}\n`)
 
 /** Nanoseconds a thread has spent ready to run but waiting for a CPU; 0 where Linux does not say. */
@@ -26,13 +30,16 @@ let answers = 0
 let maxMs = 0
 let maxWallMs = 0
 let stopping = false
+/** Called once the request in flight has its answer (syncs wait for it). */
+let afterAnswer = []
+let inFlight = false
 let socket
 let connected
 
 function connect() {
-  socket = net.connect(port, host)
+  socket = url.protocol === 'https:' ? tls.connect({ port, host, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] }) : net.connect(port, host)
   socket.setNoDelay(true)
-  connected = new Promise((resolve) => socket.once('connect', resolve))
+  connected = new Promise((resolve) => socket.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', resolve))
   let buffer = Buffer.alloc(0)
   let waiting
   socket.on('data', (chunk) => {
@@ -73,9 +80,11 @@ async function poll() {
         report({ kind: 'slow', request, ms: budget, pending: true })
       }
     }, budget)
+    inFlight = true
     socket.write(`GET /healthz HTTP/1.1\r\nHost: ${host}:${port}\r\n\r\n`)
     const status = await answered
     clearInterval(late)
+    inFlight = false
     const wallMs = performance.now() - started
     const ms = wallMs - (waitedMs() - waitedBefore)
     if (status === null) {
@@ -90,11 +99,27 @@ async function poll() {
     maxWallMs = Math.max(maxWallMs, wallMs)
     if (!status.includes(' 200 ')) report({ kind: 'status', status })
     if (ms > budget || reportedLate) report({ kind: 'slow', request, ms: Math.round(ms), wallMs: Math.round(wallMs) })
+    for (const done of afterAnswer.splice(0)) done()
     await new Promise((r) => setTimeout(r, interval))
   }
 }
 
-process.stdin.on('data', () => {})
+const synced = () => report({ kind: 'synced' })
+process.stdin.setEncoding('utf8')
+process.stdin.on('data', (text) => {
+  for (const line of text.split('\n')) {
+    if (line !== 'sync') continue
+    if (!inFlight) synced()
+    else {
+      // A gateway that never answers again: the late request is reported already; do not wait for it.
+      const timer = setTimeout(synced, 1000)
+      afterAnswer.push(() => {
+        clearTimeout(timer)
+        synced()
+      })
+    }
+  }
+})
 process.stdin.on('end', () => {
   stopping = true
   const round = (n) => Math.round(n * 10) / 10

@@ -9,7 +9,7 @@ const POLLER = new URL('./watchdog-poller.mjs', import.meta.url).pathname
 export const HEALTHZ_BUDGET_MS = 100
 
 interface PollerLine {
-  kind: 'started' | 'slow' | 'status' | 'closed' | 'summary'
+  kind: 'started' | 'slow' | 'status' | 'closed' | 'synced' | 'summary'
   request?: number
   /** The answer's time without the time the gateway and the poller waited for a CPU. */
   ms?: number
@@ -41,8 +41,7 @@ export class Watchdog {
   }
 
   static async start(gateway: GatewayProcess, intervalMs = 20): Promise<Watchdog> {
-    const { hostname, port } = new URL(gateway.url)
-    const args = [POLLER, hostname, port, String(intervalMs), String(HEALTHZ_BUDGET_MS), String(gateway.child.pid)]
+    const args = [POLLER, gateway.url, String(intervalMs), String(HEALTHZ_BUDGET_MS), String(gateway.child.pid)]
     const poller = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] })
     const watchdog = new Watchdog(gateway, poller)
     await until(() => watchdog.lines.some((l) => l.kind === 'started'), 'the watchdog poller')
@@ -74,8 +73,11 @@ export class Watchdog {
     return this.allProblems().map((p) => p.text)
   }
 
-  /** Fails with every problem seen since the last call. */
-  assertHealthy() {
+  /** Fails with every problem seen since the last call, once the /healthz request in flight is answered. */
+  async assertHealthy() {
+    const synced = this.lines.filter((l) => l.kind === 'synced').length
+    this.poller.stdin!.write('sync\n')
+    await until(() => this.lines.filter((l) => l.kind === 'synced').length > synced, 'the watchdog poller to sync')
     const fresh = this.allProblems().filter((p) => !this.reported.has(p.key))
     for (const p of fresh) this.reported.add(p.key)
     if (fresh.length > 0) throw new Error(`the gateway was not well:\n${fresh.map((p) => p.text).join('\n')}`)
