@@ -38,3 +38,34 @@ export function http2Get(port: number, path: string, tls = false): Promise<Answe
     )
   })
 }
+
+export interface RawAnswer extends Answer {
+  headers: http.IncomingHttpHeaders
+  /** The body as JSON, when it is JSON. */
+  json?: any
+}
+
+/**
+ * One HTTP/1.1 request exactly as given, with Node's client on a connection of its own: the path is sent
+ * as is (no dot-segment or percent normalisation, unlike fetch), headers may repeat (an array value).
+ */
+export function rawRequest(port: number, method: string, path: string, headers: http.OutgoingHttpHeaders = {}, body?: string | Buffer): Promise<RawAnswer> {
+  return new Promise((resolve, reject) => {
+    const request = http.request({ host: '127.0.0.1', port, method, path, headers, agent: false }, (response) => {
+      const chunks: Buffer[] = []
+      response.on('data', (chunk: Buffer) => chunks.push(chunk))
+      response.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8')
+        let json
+        try {
+          json = JSON.parse(text)
+        } catch {
+          // not JSON
+        }
+        resolve({ status: response.statusCode!, headers: response.headers, body: text, json })
+      })
+    })
+    request.on('error', reject)
+    request.end(body)
+  })
+}
