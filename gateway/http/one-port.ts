@@ -18,7 +18,7 @@ export interface OnePortOptions {
   maxConcurrentStreams: number
   /** With a certificate the port speaks HTTPS (HTTP/2 and HTTP/1.1 by ALPN). */
   tls?: TlsOptions
-  /** A connection closed at once: over `maxConnections`, or not accepted at all (file descriptors exhausted). */
+  /** A connection closed at once: over `maxConnections`, or one the system failed to accept. */
   refused?: (reason: RefusedConnection, error?: Error) => void
 }
 
@@ -29,6 +29,13 @@ function isHttp2(head: Buffer): boolean | undefined {
   const n = Math.min(head.length, PREFACE_START.length)
   if (!head.subarray(0, n).equals(PREFACE_START.subarray(0, n))) return false
   return n === PREFACE_START.length ? true : undefined
+}
+
+/** A header list's size as HTTP/2 counts it (RFC 9113 section 6.5.2): names, values and 32 octets each. */
+function headerListSize(rawHeaders: string[]) {
+  let size = 0
+  for (const field of rawHeaders) size += field.length + 16
+  return size
 }
 
 /**
@@ -63,12 +70,15 @@ export class OnePort {
       },
       handler,
     )
+    const handle = handler as unknown as (req: Http2ServerRequest, res: Http2ServerResponse) => void
     this.http2 = http2.createServer(
       {
         settings: { maxConcurrentStreams: options.maxConcurrentStreams, maxHeaderListSize: settings.maxHeaderBytes },
         maxSessionMemory: settings.maxSessionMemoryBytes / 1e6,
       },
-      handler as unknown as (req: Http2ServerRequest, res: Http2ServerResponse) => void,
+      // Node only advertises SETTINGS_MAX_HEADER_LIST_SIZE (it enforces a fixed 64 KiB): the limit is applied
+      // here, as HTTP/1.1 applies it, with a 431.
+      (req, res) => (headerListSize(req.rawHeaders) > settings.maxHeaderBytes ? res.writeHead(431).end() : handle(req, res)),
     )
     this.http2.on('session', (session) => this.watchSession(session))
     this.front = options.tls
@@ -82,7 +92,8 @@ export class OnePort {
     this.front.on('tlsClientError', (_error: Error, socket: Socket) => socket.destroy())
     this.front.maxConnections = settings.maxConnections
     this.front.on('drop', () => options.refused?.('max_connections'))
-    // Without a listener, a failed accept (EMFILE: out of file descriptors) would end the process.
+    // libuv drops what it cannot accept for want of descriptors (EMFILE) itself; other failed accepts (ENOBUFS,
+    // ENOMEM, ...) are emitted here, and without a listener they would end the process.
     this.front.on('error', (error: NodeJS.ErrnoException) => {
       if (error.syscall === 'accept') options.refused?.('accept_failed', error)
     })

@@ -3,6 +3,25 @@ import { fromBinary, toBinary } from '@bufbuild/protobuf'
 import { type SubscribeRequest, SubscribeRequestSchema, type SubscribeResponse, SubscribeResponseSchema } from '../../gateway/gen/streamgate/v1/stream_pb.ts'
 import { create, type MessageInitShape } from '@bufbuild/protobuf'
 
+/** A SubscribeRequest as one gRPC length-prefixed message. */
+export function grpcSubscribeMessage(request: MessageInitShape<typeof SubscribeRequestSchema>): Buffer {
+  const body = toBinary(SubscribeRequestSchema, create(SubscribeRequestSchema, request) as SubscribeRequest)
+  const envelope = Buffer.alloc(5 + body.length)
+  envelope.writeUInt32BE(body.length, 1)
+  envelope.set(body, 5)
+  return envelope
+}
+
+/** The request headers of a gRPC Subscribe call. */
+export const GRPC_SUBSCRIBE_HEADERS: Array<[string, string]> = [
+  [':method', 'POST'],
+  [':scheme', 'http'],
+  [':authority', 'localhost'],
+  [':path', '/streamgate.v1.StreamService/Subscribe'],
+  ['content-type', 'application/grpc'],
+  ['te', 'trailers'],
+]
+
 /**
  * A gRPC Subscribe on a bare Node HTTP/2 session, for what client libraries hide: it can stop reading
  * (real clients buffer whatever arrives, so the server never feels a slow reader), and it reports the
@@ -11,10 +30,7 @@ import { create, type MessageInitShape } from '@bufbuild/protobuf'
 export function rawGrpcSubscribe(url: string, request: MessageInitShape<typeof SubscribeRequestSchema>) {
   const session = http2.connect(url)
   session.on('error', () => {})
-  const body = toBinary(SubscribeRequestSchema, create(SubscribeRequestSchema, request) as SubscribeRequest)
-  const envelope = Buffer.alloc(5 + body.length)
-  envelope.writeUInt32BE(body.length, 1)
-  envelope.set(body, 5)
+  const envelope = grpcSubscribeMessage(request)
   const stream = session.request({ ':method': 'POST', ':path': '/streamgate.v1.StreamService/Subscribe', 'content-type': 'application/grpc', te: 'trailers' })
   stream.end(envelope)
   const messages: SubscribeResponse[] = []
