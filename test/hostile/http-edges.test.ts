@@ -85,7 +85,6 @@ describe('REST: names, bodies and parameters', () => {
       ['bad percent-encoding', '/streams/todo/%zz/a', {}, undefined, 400, 'INVALID_ARGUMENT'],
       ['unknown path', '/nowhere', {}, undefined, 404, 'NOT_FOUND'],
       ['malformed JSON', '/streams/todo/edges/m', json, '{"title":', 400, 'INVALID_ARGUMENT'],
-      ['prototype poisoning', '/streams/chat/edges/p', json, '{"__proto__":{"x":1}}', 400, 'INVALID_ARGUMENT'],
       ['another media type', '/streams/todo/edges/m', { 'content-type': 'text/plain' }, 'x', 400, 'INVALID_ARGUMENT'],
       ['a body past the item limit', '/streams/chat/edges/big', json, JSON.stringify({ text: 'x'.repeat(1024 * 1024 + 1) }), 413, 'PAYLOAD_TOO_LARGE'],
     ]
