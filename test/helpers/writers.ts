@@ -4,8 +4,12 @@ import type { JsonObject, JsonValue } from '@bufbuild/protobuf'
 import { grpcJsClient, grpcUnary, hostPort, jsonValue, streamClient, toGrpcStruct, toGrpcValue } from './connect-clients.ts'
 import { rawRequest } from './http-clients.ts'
 
-/** What a write came back with: accepted, or refused with the contract's code. */
-export type Verdict = 'accepted' | 'INVALID_ARGUMENT' | 'NOT_FOUND' | 'PAYLOAD_TOO_LARGE' | 'UNAUTHENTICATED' | 'PERMISSION_DENIED' | 'RESOURCE_EXHAUSTED' | 'INTERNAL' | 'UNAVAILABLE'
+/**
+ * What a write came back with: accepted, or refused with the contract's code. `UNDECODABLE`: a binary
+ * protobuf request nested past what protobuf reads (100 message levels, about 50 JSON levels) never reaches
+ * the core: grpc-js refuses to encode it, or the gateway's decoder refuses it with INTERNAL, as gRPC servers do.
+ */
+export type Verdict = 'accepted' | 'UNDECODABLE' | 'INVALID_ARGUMENT' | 'NOT_FOUND' | 'PAYLOAD_TOO_LARGE' | 'UNAUTHENTICATED' | 'PERMISSION_DENIED' | 'RESOURCE_EXHAUSTED' | 'INTERNAL' | 'UNAVAILABLE'
 
 export interface Writer {
   name: string
@@ -30,6 +34,7 @@ const CONNECT_VERDICT: Partial<Record<Code, Verdict>> = {
 /** A refusal as the contract names it; Connect's RESOURCE_EXHAUSTED says which limit in its metadata. */
 function connectVerdict(error: unknown): Verdict {
   const failure = ConnectError.from(error)
+  if (failure.code === Code.Internal && failure.rawMessage.startsWith('parse binary: ')) return 'UNDECODABLE'
   if (failure.code === Code.ResourceExhausted) return (failure.metadata.get('streamgate-error-code') as Verdict | null) ?? 'RESOURCE_EXHAUSTED'
   return CONNECT_VERDICT[failure.code] ?? (`UNEXPECTED ${Code[failure.code]}: ${failure.message}` as Verdict)
 }
@@ -85,8 +90,12 @@ export function everyWriter(url: string): Writer[] {
     }
   }
   const grpcJs = grpcJsClient(hostPort(url))
-  const grpcVerdict = (error: { code: number; metadata?: { get(key: string): unknown[] } }): Verdict =>
-    error.code === Code.ResourceExhausted ? ((error.metadata?.get('streamgate-error-code')[0] as Verdict) ?? 'RESOURCE_EXHAUSTED') : (CONNECT_VERDICT[error.code as Code] ?? (`UNEXPECTED ${error.code}` as Verdict))
+  const grpcVerdict = (error: { code: number; details?: string; metadata?: { get(key: string): unknown[] } }): Verdict => {
+    // connect-es percent-encodes ':' in grpc-message and grpc-js does not decode it.
+    if (error.code === Code.Internal && /^(parse binary(:|%3A) |Request message serialization failure)/.test(error.details ?? '')) return 'UNDECODABLE'
+    if (error.code === Code.ResourceExhausted) return (error.metadata?.get('streamgate-error-code')[0] as Verdict) ?? 'RESOURCE_EXHAUSTED'
+    return CONNECT_VERDICT[error.code as Code] ?? (`UNEXPECTED ${error.code}` as Verdict)
+  }
   const grpc: Writer = {
     name: 'gRPC (@grpc/grpc-js)',
     carriesLoneSurrogates: false,
