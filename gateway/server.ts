@@ -14,7 +14,7 @@ import { createMetrics } from './observability/metrics.ts'
 import { MemoryStore } from './store/memory-store.ts'
 import { type RedisConfig, RedisStore } from './store/redis-store.ts'
 import type { Store } from './store/store.ts'
-import { sendFailure, sendNotFound } from './transports/http-requests.ts'
+import { clientErrorHandler, sendFailure, sendNotFound } from './transports/http-requests.ts'
 import { opsRoutes } from './transports/ops-routes.ts'
 import { restRoutes } from './transports/rest/rest-routes.ts'
 import { eventStreamConstraint } from './transports/sse/event-stream-constraint.ts'
@@ -94,6 +94,7 @@ export async function createServer(options: ServerOptions) {
     // reaches the core, which refuses one that is too long the way every transport does.
     routerOptions: { constraints: { eventStream: eventStreamConstraint }, maxParamLength: http.maxHeaderBytes },
     frameworkErrors: (error, request, reply) => sendFailure(gateway, 'rest', error, request, reply),
+    clientErrorHandler: clientErrorHandler(gateway),
     serverFactory: (handler) => {
       port = new OnePort(handler, {
         settings: http,

@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { type Caller, tokenFrom } from '../core/auth.ts'
 import { GatewayError } from '../model/errors.ts'
@@ -63,4 +64,26 @@ export function sendNotFound(gateway: Gateway, request: FastifyRequest, reply: F
   const path = request.url.split('?', 1)[0]
   gateway.metrics.rejectedInputs.inc({ transport: 'rest', reason: 'not_found' })
   return reply.status(404).send(new GatewayError('NOT_FOUND', `no route for ${request.method} ${path}`).toJSON())
+}
+
+/** What Node's HTTP/1.1 parser refused before any route ran, with the status Node itself would answer. */
+const CLIENT_ERRORS: Record<string, { status: string; code: GatewayError['code']; reason: string; message: string }> = {
+  ERR_HTTP_REQUEST_TIMEOUT: { status: '408 Request Timeout', code: 'INVALID_ARGUMENT', reason: 'request_timeout', message: 'the request did not arrive in time' },
+  HPE_HEADER_OVERFLOW: { status: '431 Request Header Fields Too Large', code: 'PAYLOAD_TOO_LARGE', reason: 'headers_too_large', message: 'the request line and headers are larger than the limit' },
+}
+const MALFORMED = { status: '400 Bad Request', code: 'INVALID_ARGUMENT' as const, reason: 'malformed_request', message: 'the request is not valid HTTP/1.1' }
+
+/**
+ * Fastify's clientErrorHandler: a request Node's parser refused (malformed, headers too large, too slow) is
+ * answered in the contract's shape before the connection closes.
+ */
+export function clientErrorHandler(gateway: Gateway) {
+  return (error: NodeJS.ErrnoException, socket: Duplex) => {
+    if (error.code === 'ECONNRESET' || socket.destroyed) return
+    const refusal = CLIENT_ERRORS[error.code ?? ''] ?? MALFORMED
+    gateway.metrics.rejectedInputs.inc({ transport: 'rest', reason: refusal.reason })
+    const body = JSON.stringify(new GatewayError(refusal.code, refusal.message).toJSON())
+    if (socket.writable) socket.write(`HTTP/1.1 ${refusal.status}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
+    socket.destroy()
+  }
 }

@@ -60,7 +60,8 @@ export function sseTransport(gateway: Gateway, options: SseOptions) {
   async function serve(request: FastifyRequest, reply: FastifyReply, addresses: Address[]) {
     const groups = [...new Set(addresses.map((a) => groupKey(a.streamName, a.groupId)))]
     const query = request.query as { lastEventId?: string }
-    const token = (request.headers['last-event-id'] as string | undefined) ?? query.lastEventId
+    // An empty one is no token, as on every transport (an EventSource whose last event had no id sends it).
+    const token = (request.headers['last-event-id'] as string | undefined) || query.lastEventId || undefined
     const positions = token === undefined ? undefined : parseResumeToken(token, groups.length)
     if (positions === null) logger.info({ token }, 'unusable resume token: starting from a fresh sync')
 
