@@ -51,7 +51,9 @@ export interface RawAnswer extends Answer {
  */
 export function rawRequest(port: number, method: string, path: string, headers: http.OutgoingHttpHeaders = {}, body?: string | Buffer): Promise<RawAnswer> {
   return new Promise((resolve, reject) => {
-    const request = http.request({ host: '127.0.0.1', port, method, path, headers, agent: false }, (response) => {
+    // Node sends a DELETE (or GET) body unframed unless told its length.
+    const framing = body === undefined ? {} : { 'content-length': Buffer.byteLength(body) }
+    const request = http.request({ host: '127.0.0.1', port, method, path, headers: { ...framing, ...headers }, agent: false }, (response) => {
       const chunks: Buffer[] = []
       response.on('data', (chunk: Buffer) => chunks.push(chunk))
       response.on('end', () => {
