@@ -1,3 +1,4 @@
+import { getHeapSpaceStatistics } from 'node:v8'
 import { MemoryStore } from '../../gateway/store/memory-store.ts'
 import { RedisStore } from '../../gateway/store/redis-store.ts'
 import type { StreamgateServer } from '../../gateway/server.ts'
@@ -6,7 +7,7 @@ import type { StreamgateServer } from '../../gateway/server.ts'
  * What test/helpers/instrumented-gateway.mjs adds to the real gateway process, each off unless asked for:
  * - SLOW_STORE_MS: the reads a subscription's setup awaits (`history`, `snapshot`) of the real store, memory
  *   or Redis, wait that long first, so a test can drop the connection while they are in flight;
- * - with `node --expose-gc`, GET /test/heap collects garbage and answers the heap in use.
+ * - with `node --expose-gc`, GET /test/heap collects garbage and answers the bytes of data still in use.
  */
 export function instrument() {
   const delay = Number(process.env.SLOW_STORE_MS ?? 0)
@@ -32,6 +33,11 @@ export async function extendServer(server: StreamgateServer) {
     gc()
     await new Promise((resolve) => setImmediate(resolve))
     gc()
-    return { heapUsed: process.memoryUsage().heapUsed }
+    // Data only: the code spaces grow and shrink with the JIT, whatever the traffic. Buffers (encoded frames)
+    // live outside the JavaScript heap.
+    const data = getHeapSpaceStatistics()
+      .filter((space) => !space.space_name.startsWith('code'))
+      .reduce((sum, space) => sum + space.space_used_size, 0)
+    return { retained: data + process.memoryUsage().arrayBuffers }
   })
 }
