@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
 import { rawClient } from './helpers/raw-ws.ts'
 import { AUTH_CONFIG, FIXTURE_STREAMS, rest, until } from './helpers/gateway.ts'
+import { parseCliOptions } from '../gateway/config/cli-options.ts'
 
 const BIN = new URL('../bin/streamgate.mjs', import.meta.url).pathname
 const children: ChildProcess[] = []
@@ -79,5 +80,23 @@ describe('the streamgate command', () => {
     expect(code).toBe(2)
     expect(err).toMatch(/--port must be a whole number/)
     expect(err).toMatch(/Usage: streamgate/)
+  })
+
+  it('takes every HTTP setting from a flag or its environment variable, flags first', () => {
+    const options = parseCliOptions(
+      ['--first-bytes-timeout-ms', '500', '--headers-timeout-ms', '2000', '--idle-timeout-ms', '9000', '--max-header-bytes', '8192', '--max-connections', '100'],
+      { STREAMGATE_REQUEST_TIMEOUT_MS: '4000', STREAMGATE_MAX_SESSION_MEMORY: '1000000', STREAMGATE_IDLE_TIMEOUT_MS: '1' },
+    )
+    expect(options !== 'help' && options.http).toEqual({
+      firstBytesTimeoutMs: 500,
+      headersTimeoutMs: 2000,
+      requestTimeoutMs: 4000,
+      idleTimeoutMs: 9000,
+      maxHeaderBytes: 8192,
+      maxSessionMemoryBytes: 1_000_000,
+      maxConnections: 100,
+    })
+    expect(() => parseCliOptions(['--headers-timeout-ms', '40000'], {})).toThrow(/--headers-timeout-ms \(40000\) must not exceed --request-timeout-ms \(30000\)/)
+    expect(() => parseCliOptions(['--max-connections', '0'], {})).toThrow(/--max-connections must be at least 1/)
   })
 })
