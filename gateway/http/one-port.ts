@@ -31,7 +31,10 @@ function isHttp2(head: Buffer): boolean | undefined {
   return n === PREFACE_START.length ? true : undefined
 }
 
-/** A header list's size as HTTP/2 counts it (RFC 9113 section 6.5.2): names, values and 32 octets each. */
+/**
+ * A header list's size as HTTP/2 counts it (RFC 9113 section 6.5.2): each header's name and value and 32
+ * octets; `rawHeaders` alternates names and values, so 16 for each of them.
+ */
 function headerListSize(rawHeaders: string[]) {
   let size = 0
   for (const field of rawHeaders) size += field.length + 16

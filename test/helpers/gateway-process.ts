@@ -107,6 +107,19 @@ export class GatewayProcess {
     return line ? Number(line.split(' ').at(-1)) : 0
   }
 
+  /** The connection and subscription gauges of these transports that are not 0, as /metrics lines. */
+  async held(transports: Array<'websocket' | 'sse' | 'connect'>): Promise<string[]> {
+    const text = await (await fetch(`${this.url}/metrics`)).text()
+    return text.split('\n').filter((l) => /^streamgate_(connections|subscriptions)\{/.test(l) && transports.some((t) => l.includes(`transport="${t}"`)) && !l.endsWith(' 0'))
+  }
+
+  /** Resolves once every connection and subscription of these transports is released; fails naming those that are not. */
+  async released(transports: Array<'websocket' | 'sse' | 'connect'> = ['websocket', 'sse', 'connect']) {
+    await until(async () => (await this.held(transports)).length === 0, 'every connection and subscription released').catch(async (error: Error) => {
+      throw new Error(`${error.message}: ${(await this.held(transports)).join(', ')}`)
+    })
+  }
+
   /** Sends `signal` and resolves with the exit code once the process is gone. */
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
     this.expectedExit = true

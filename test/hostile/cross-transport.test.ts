@@ -1,12 +1,12 @@
 import fc from 'fast-check'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Received, type Subscriber, subscribeEverywhere } from '../helpers/every-subscriber.ts'
 import { until } from '../helpers/gateway.ts'
-import { GatewayProcess } from '../helpers/gateway-process.ts'
+import type { GatewayProcess } from '../helpers/gateway-process.ts'
 import { anyName, anyObject, depthOf, isWellFormed, MAX_DEPTH, nameIsValid, payloadIsValid, sameJson } from '../helpers/hostile-inputs.ts'
 import { assertPythonGrpc } from '../helpers/python-client.ts'
 import { type Verdict, everyWriter, type Writer } from '../helpers/writers.ts'
-import { Watchdog } from '../helpers/watchdog.ts'
+import { watchGateway } from '../helpers/watched-gateway.ts'
 
 /**
  * The contract's promise that makes limits matter: one limit per kind of input, in the core, so whatever
@@ -16,19 +16,14 @@ import { Watchdog } from '../helpers/watchdog.ts'
  */
 
 let gateway: GatewayProcess
-let watchdog: Watchdog
 let writers: Writer[]
-beforeAll(async () => {
-  assertPythonGrpc()
-  gateway = await GatewayProcess.launch()
-  watchdog = await Watchdog.start(gateway)
+beforeAll(() => assertPythonGrpc())
+watchGateway({}, (w) => {
+  gateway = w.gateway
   writers = everyWriter(gateway.url)
 })
-afterEach(() => watchdog.assertHealthy())
-afterAll(async () => {
+afterAll(() => {
   for (const writer of writers ?? []) writer.close()
-  await watchdog?.stop()
-  await gateway?.stop()
 })
 
 const hasLoneSurrogate = (value: unknown): boolean => !isWellFormed(JSON.stringify(value).replace(/\\u[dD][89a-fA-F][0-9a-fA-F]{2}/g, (m) => JSON.parse(`"${m}"`)))

@@ -1,18 +1,14 @@
 import { writeFileSync, mkdtempSync } from 'node:fs'
-import http from 'node:http'
-import http2 from 'node:http2'
-import https from 'node:https'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import tls from 'node:tls'
 import fc from 'fast-check'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { GatewayProcess } from '../helpers/gateway-process.ts'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { GatewayProcess } from '../helpers/gateway-process.ts'
 import { type Answer, http1Get, http2Get } from '../helpers/http-clients.ts'
 import { firstFlight, SplitProxy } from '../helpers/split-proxy.ts'
 import { selfSignedCertificate } from '../helpers/tls.ts'
-import { Watchdog } from '../helpers/watchdog.ts'
+import { watchGateway } from '../helpers/watched-gateway.ts'
 
 /**
  * The first bytes of a connection decide what serves it (HTTP/1.1, h2c, TLS). Whatever a peer sends there,
@@ -34,14 +30,17 @@ async function inBatches<T>(items: T[], width: number, work: (item: T) => Promis
   for (let i = 0; i < items.length; i += width) await Promise.all(items.slice(i, i + width).map(work))
 }
 
-/** Sends `bytes` and nothing more; resolves with how long the gateway took to close the connection. */
+/**
+ * Sends `bytes` and nothing more; resolves with how long the gateway took to close the connection, timed
+ * from before connecting, so never shorter than the gateway's own timer.
+ */
 function stallAfter(port: number, bytes: Buffer): Promise<number> {
   return new Promise((resolve) => {
+    const started = Date.now()
     const socket = net.connect(port, '127.0.0.1', () => {
-      const started = Date.now()
       if (bytes.length > 0) socket.write(bytes)
-      socket.once('close', () => resolve(Date.now() - started))
     })
+    socket.once('close', () => resolve(Date.now() - started))
     socket.on('error', () => {})
     socket.resume()
   })
@@ -50,30 +49,23 @@ function stallAfter(port: number, bytes: Buffer): Promise<number> {
 function suite(name: string, options: { tls: boolean; clients: Record<string, Client> }) {
   describe(name, () => {
     let gateway: GatewayProcess
-    let watchdog: Watchdog
     let proxy: SplitProxy
     const flights: Record<string, Buffer> = {}
 
+    const launch = () => {
+      if (!options.tls) return { args: TIMEOUTS }
+      const dir = mkdtempSync(join(tmpdir(), 'streamgate-first-bytes-'))
+      const { cert, key } = selfSignedCertificate()
+      writeFileSync(join(dir, 'cert.pem'), cert)
+      writeFileSync(join(dir, 'key.pem'), key)
+      return { args: [...TIMEOUTS, '--tls-cert', join(dir, 'cert.pem'), '--tls-key', join(dir, 'key.pem')] }
+    }
+    watchGateway(launch, (w) => (gateway = w.gateway))
     beforeAll(async () => {
-      const args = [...TIMEOUTS]
-      if (options.tls) {
-        const dir = mkdtempSync(join(tmpdir(), 'streamgate-first-bytes-'))
-        const { cert, key } = selfSignedCertificate()
-        writeFileSync(join(dir, 'cert.pem'), cert)
-        writeFileSync(join(dir, 'key.pem'), key)
-        args.push('--tls-cert', join(dir, 'cert.pem'), '--tls-key', join(dir, 'key.pem'))
-      }
-      gateway = await GatewayProcess.launch({ args })
-      watchdog = await Watchdog.start(gateway)
       proxy = await SplitProxy.start(gateway.port)
       for (const [client, run] of Object.entries(options.clients)) flights[client] = await firstFlight((port) => void run(port).catch(() => {}))
     })
-    afterEach(() => watchdog.assertHealthy())
-    afterAll(async () => {
-      await proxy?.close()
-      await watchdog?.stop()
-      await gateway?.stop()
-    })
+    afterAll(() => proxy?.close())
 
     for (const [client, run] of Object.entries(options.clients)) {
       it(`${client}: served when its first bytes arrive split at any offset, with a stall at the cut`, async () => {

@@ -4,15 +4,15 @@ import { create, toBinary } from '@bufbuild/protobuf'
 import { Code, ConnectError } from '@connectrpc/connect'
 import { createConnectTransport, createGrpcTransport } from '@connectrpc/connect-node'
 import fc from 'fast-check'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import { GetRequestSchema, SendRequestSchema, SetRequestSchema, SubscribeRequestSchema } from '../../gateway/gen/streamgate/v1/stream_pb.ts'
 import { streamClient } from '../helpers/connect-clients.ts'
 import { until } from '../helpers/gateway.ts'
-import { GatewayProcess } from '../helpers/gateway-process.ts'
+import type { GatewayProcess } from '../helpers/gateway-process.ts'
 import { anyName, anyObject, isWellFormed, nameIsValid } from '../helpers/hostile-inputs.ts'
 import { rawRequest } from '../helpers/http-clients.ts'
 import { pathSegment } from '../helpers/writers.ts'
-import { Watchdog } from '../helpers/watchdog.ts'
+import { watchGateway } from '../helpers/watched-gateway.ts'
 
 /**
  * Connect, gRPC and gRPC-Web fed what a hostile client sends: bytes that are no message, messages cut or
@@ -23,19 +23,8 @@ import { Watchdog } from '../helpers/watchdog.ts'
 
 const METHODS = ['Subscribe', 'Get', 'List', 'Set', 'Delete', 'Send', 'ListStreams']
 let gateway: GatewayProcess
-let watchdog: Watchdog
-beforeAll(async () => {
-  gateway = await GatewayProcess.launch()
-  watchdog = await Watchdog.start(gateway)
-})
-afterEach(async () => {
-  await until(async () => (await gateway.metric('streamgate_subscriptions', 'transport="connect"')) === 0, 'every Subscribe released')
-  await watchdog.assertHealthy()
-})
-afterAll(async () => {
-  await watchdog?.stop()
-  await gateway?.stop()
-})
+watchGateway({}, (w) => (gateway = w.gateway))
+afterEach(() => gateway.released(['connect']))
 
 const envelope = (payload: Uint8Array, flags = 0) => {
   const head = Buffer.alloc(5)

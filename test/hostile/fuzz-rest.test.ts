@@ -1,11 +1,11 @@
 import fc from 'fast-check'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { AUTH_CONFIG } from '../helpers/gateway.ts'
-import { GatewayProcess } from '../helpers/gateway-process.ts'
+import type { GatewayProcess } from '../helpers/gateway-process.ts'
 import { anyName, anyObject, nameIsValid, payloadIsValid } from '../helpers/hostile-inputs.ts'
 import { type RawAnswer, rawRequest } from '../helpers/http-clients.ts'
 import { pathSegment } from '../helpers/writers.ts'
-import { Watchdog } from '../helpers/watchdog.ts'
+import { watchGateway } from '../helpers/watched-gateway.ts'
 
 /**
  * REST fed what a hostile client sends: any body under any content type, any headers (Authorization
@@ -14,16 +14,7 @@ import { Watchdog } from '../helpers/watchdog.ts'
  */
 
 let gateway: GatewayProcess
-let watchdog: Watchdog
-beforeAll(async () => {
-  gateway = await GatewayProcess.launch({ args: ['--config', AUTH_CONFIG] })
-  watchdog = await Watchdog.start(gateway)
-})
-afterEach(() => watchdog.assertHealthy())
-afterAll(async () => {
-  await watchdog?.stop()
-  await gateway?.stop()
-})
+watchGateway({ args: ['--config', AUTH_CONFIG] }, (w) => (gateway = w.gateway))
 
 const CONTRACT_STATUSES = [200, 201, 202, 400, 401, 403, 404, 413, 431]
 

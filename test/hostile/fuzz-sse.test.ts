@@ -1,13 +1,13 @@
 import { createConnectTransport } from '@connectrpc/connect-node'
 import fc from 'fast-check'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import { streamClient } from '../helpers/connect-clients.ts'
 import { until } from '../helpers/gateway.ts'
-import { GatewayProcess } from '../helpers/gateway-process.ts'
+import type { GatewayProcess } from '../helpers/gateway-process.ts'
 import { anyName, nameIsValid } from '../helpers/hostile-inputs.ts'
 import { rawRequest } from '../helpers/http-clients.ts'
 import { seqOf, sseRead } from '../helpers/sse.ts'
-import { Watchdog } from '../helpers/watchdog.ts'
+import { watchGateway } from '../helpers/watched-gateway.ts'
 
 /**
  * Server-Sent Events fed what a hostile client puts in the URL and headers: any `/events` subscription
@@ -18,21 +18,9 @@ import { Watchdog } from '../helpers/watchdog.ts'
 const MAX_SUBSCRIPTIONS = 8
 const KNOWN = ['chat', 'todo']
 let gateway: GatewayProcess
-let watchdog: Watchdog
-beforeAll(async () => {
-  // URLs of many long names, percent-encoded twice, reach 200 kB: a header limit above that.
-  gateway = await GatewayProcess.launch({ args: ['--max-subscriptions', String(MAX_SUBSCRIPTIONS), '--max-header-bytes', String(1024 * 1024)] })
-  watchdog = await Watchdog.start(gateway)
-})
-afterEach(async () => {
-  await until(async () => (await gateway.metric('streamgate_connections', 'transport="sse"')) === 0, 'every SSE stream released')
-  expect(await gateway.metric('streamgate_subscriptions', 'transport="sse"')).toBe(0)
-  await watchdog.assertHealthy()
-})
-afterAll(async () => {
-  await watchdog?.stop()
-  await gateway?.stop()
-})
+// URLs of many long names, percent-encoded twice, reach 200 kB: a header limit above that.
+watchGateway({ args: ['--max-subscriptions', String(MAX_SUBSCRIPTIONS), '--max-header-bytes', String(1024 * 1024)] }, (w) => (gateway = w.gateway))
+afterEach(() => gateway.released(['sse']))
 
 const sse = { accept: 'text/event-stream' }
 

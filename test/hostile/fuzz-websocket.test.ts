@@ -1,12 +1,12 @@
 import fc from 'fast-check'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
 import { until } from '../helpers/gateway.ts'
-import { GatewayProcess } from '../helpers/gateway-process.ts'
+import type { GatewayProcess } from '../helpers/gateway-process.ts'
 import { anyName, nameIsValid } from '../helpers/hostile-inputs.ts'
 import { rawRequest } from '../helpers/http-clients.ts'
 import { type Frame, rawClient } from '../helpers/raw-ws.ts'
-import { Watchdog } from '../helpers/watchdog.ts'
+import { watchGateway } from '../helpers/watched-gateway.ts'
 
 /**
  * Motia's WebSocket protocol (spec section 3) fed whatever a hostile client sends: garbage, frames of the
@@ -18,21 +18,8 @@ import { Watchdog } from '../helpers/watchdog.ts'
 const MAX_FRAME = 64 * 1024
 const STREAMS = ['chat', 'todo', 'nope']
 let gateway: GatewayProcess
-let watchdog: Watchdog
-beforeAll(async () => {
-  gateway = await GatewayProcess.launch({ args: ['--max-frame-bytes', String(MAX_FRAME), '--max-subscriptions', '20'] })
-  watchdog = await Watchdog.start(gateway)
-})
-afterEach(async () => {
-  const released = async () =>
-    (await gateway.metric('streamgate_subscriptions', 'transport="websocket"')) === 0 && (await gateway.metric('streamgate_connections', 'transport="websocket"')) === 0
-  await until(released, 'every connection and subscription released')
-  await watchdog.assertHealthy()
-})
-afterAll(async () => {
-  await watchdog?.stop()
-  await gateway?.stop()
-})
+watchGateway({ args: ['--max-frame-bytes', String(MAX_FRAME), '--max-subscriptions', '20'] }, (w) => (gateway = w.gateway))
+afterEach(() => gateway.released(['websocket']))
 
 /** Anything a field of a frame may hold. */
 const anyField = fc.oneof(anyName, fc.constant(undefined), fc.constant(null), fc.integer(), fc.boolean(), fc.array(fc.string(), { maxLength: 2 }), fc.dictionary(fc.string(), fc.string(), { maxKeys: 2 }))
@@ -169,7 +156,7 @@ describe('WebSocket frames', () => {
         const wanted = groups.flatMap((g) => ['a', 'b'].filter((i) => [...active.values()].some((s) => s.group === g && (s.item === undefined || s.item === i))).map((i) => `${g}/${i}`))
         expect(got.sort()).toEqual(wanted.sort())
         client.close()
-        await until(async () => (await gateway.metric('streamgate_subscriptions', 'transport="websocket"')) === 0, 'released on close')
+        await gateway.released(['websocket'])
       }),
       { numRuns: 40 },
     )

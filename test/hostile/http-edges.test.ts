@@ -1,15 +1,15 @@
 import { once } from 'node:events'
 import { Code, ConnectError } from '@connectrpc/connect'
 import { createConnectTransport } from '@connectrpc/connect-node'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
 import { streamClient } from '../helpers/connect-clients.ts'
 import { AUTH_CONFIG } from '../helpers/gateway.ts'
-import { GatewayProcess } from '../helpers/gateway-process.ts'
+import type { GatewayProcess } from '../helpers/gateway-process.ts'
 import { rawRequest } from '../helpers/http-clients.ts'
 import { rawClient } from '../helpers/raw-ws.ts'
 import { sseRead } from '../helpers/sse.ts'
-import { Watchdog } from '../helpers/watchdog.ts'
+import { watchGateway } from '../helpers/watched-gateway.ts'
 
 /**
  * The HTTP edges of issue 11, against the gateway process: REST names as long as the core allows, bodies
@@ -20,17 +20,7 @@ import { Watchdog } from '../helpers/watchdog.ts'
 const SECRET = 'SECRET-7f3a9c'
 const APP_ORIGIN = 'https://app.example'
 let gateway: GatewayProcess
-let watchdog: Watchdog
-
-beforeAll(async () => {
-  gateway = await GatewayProcess.launch({ args: ['--config', AUTH_CONFIG, '--cors-origin', APP_ORIGIN, '--log-level', 'debug'] })
-  watchdog = await Watchdog.start(gateway)
-})
-afterEach(() => watchdog.assertHealthy())
-afterAll(async () => {
-  await watchdog?.stop()
-  await gateway?.stop()
-})
+watchGateway({ args: ['--config', AUTH_CONFIG, '--cors-origin', APP_ORIGIN, '--log-level', 'debug'] }, (w) => (gateway = w.gateway))
 
 const contractError = (code: string) => ({ code, message: expect.any(String), details: expect.any(Array) })
 const json = { 'content-type': 'application/json' }

@@ -1,16 +1,16 @@
 import http2 from 'node:http2'
 import net from 'node:net'
 import { createConnectTransport, createGrpcTransport } from '@connectrpc/connect-node'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { follow, streamClient } from '../helpers/connect-clients.ts'
 import { until } from '../helpers/gateway.ts'
-import { GatewayProcess } from '../helpers/gateway-process.ts'
+import type { GatewayProcess } from '../helpers/gateway-process.ts'
 import { http1Get, rawRequest } from '../helpers/http-clients.ts'
 import { H2_ERROR, RawH2, SETTINGS } from '../helpers/raw-h2.ts'
 import { GRPC_SUBSCRIBE_HEADERS, grpcSubscribeMessage } from '../helpers/raw-grpc.ts'
 import { rawClient } from '../helpers/raw-ws.ts'
 import { sseRead } from '../helpers/sse.ts'
-import { Watchdog } from '../helpers/watchdog.ts'
+import { watchGateway } from '../helpers/watched-gateway.ts'
 
 /**
  * The shared port's HTTP/1.1 and HTTP/2 settings (gateway/http/http-settings.ts): each limit holds against
@@ -47,22 +47,12 @@ const closedAfterIdle = (socket: net.Socket) =>
 describe('timeouts, header and stream limits', () => {
   const TIMEOUTS = { first: 500, headers: 500, request: 1000, idle: 700 }
   let gateway: GatewayProcess
-  let watchdog: Watchdog
-  beforeAll(async () => {
-    gateway = await GatewayProcess.launch({
-      args: [
-        '--first-bytes-timeout-ms', String(TIMEOUTS.first), '--headers-timeout-ms', String(TIMEOUTS.headers),
-        '--request-timeout-ms', String(TIMEOUTS.request), '--idle-timeout-ms', String(TIMEOUTS.idle),
-        '--max-subscriptions', '5', '--max-header-bytes', '4096',
-      ],
-    })
-    watchdog = await Watchdog.start(gateway)
-  })
-  afterEach(() => watchdog.assertHealthy())
-  afterAll(async () => {
-    await watchdog?.stop()
-    await gateway?.stop()
-  })
+  const args = [
+    '--first-bytes-timeout-ms', String(TIMEOUTS.first), '--headers-timeout-ms', String(TIMEOUTS.headers),
+    '--request-timeout-ms', String(TIMEOUTS.request), '--idle-timeout-ms', String(TIMEOUTS.idle),
+    '--max-subscriptions', '5', '--max-header-bytes', '4096',
+  ]
+  watchGateway({ args }, (w) => (gateway = w.gateway))
 
   it('advertises the subscription limit as SETTINGS_MAX_CONCURRENT_STREAMS and the header limit as SETTINGS_MAX_HEADER_LIST_SIZE', async () => {
     const h2 = await RawH2.connect(gateway.port)
@@ -81,7 +71,7 @@ describe('timeouts, header and stream limits', () => {
     const refused = ids.filter((id) => h2.streams.get(id)!.resetCode !== undefined)
     expect(refused.length + (h2.goaway ? 12 - served.length - refused.length : 0)).toBe(12 - served.length)
     h2.destroy()
-    await until(async () => (await gateway.metric('streamgate_subscriptions', 'transport="connect"')) === 0, 'subscriptions released')
+    await gateway.released(['connect'])
   })
 
   it('answers HTTP/1.1 headers past the limit with 431, and refuses an HTTP/2 header list past it', async () => {
@@ -154,16 +144,7 @@ describe('timeouts, header and stream limits', () => {
 
 describe('the connection cap', () => {
   let gateway: GatewayProcess
-  let watchdog: Watchdog
-  beforeAll(async () => {
-    gateway = await GatewayProcess.launch({ args: ['--max-connections', '10'] })
-    watchdog = await Watchdog.start(gateway)
-  })
-  afterEach(() => watchdog.assertHealthy())
-  afterAll(async () => {
-    await watchdog?.stop()
-    await gateway?.stop()
-  })
+  watchGateway({ args: ['--max-connections', '10'] }, (w) => (gateway = w.gateway))
 
   it('closes connections past --max-connections at once, counts them, and serves again when some close', async () => {
     const sockets = await Promise.all(
@@ -185,17 +166,8 @@ describe('the connection cap', () => {
 
 describe('out of file descriptors', () => {
   let gateway: GatewayProcess
-  let watchdog: Watchdog
-  beforeAll(async () => {
-    // Fewer descriptors than the cap lets through: accept() fails with EMFILE before the cap is reached.
-    gateway = await GatewayProcess.launch({ shellPrefix: 'ulimit -n 96;' })
-    watchdog = await Watchdog.start(gateway)
-  })
-  afterEach(() => watchdog.assertHealthy())
-  afterAll(async () => {
-    await watchdog?.stop()
-    await gateway?.stop()
-  })
+  // Fewer descriptors than the cap lets through: accept() fails with EMFILE before the cap is reached.
+  watchGateway({ shellPrefix: 'ulimit -n 96;' }, (w) => (gateway = w.gateway))
 
   it('survives running out of file descriptors (libuv drops what it cannot accept), and serves again once connections close', async () => {
     const sockets = await Promise.all(

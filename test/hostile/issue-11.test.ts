@@ -2,7 +2,7 @@ import { once } from 'node:events'
 import net from 'node:net'
 import { Code, ConnectError } from '@connectrpc/connect'
 import { createConnectTransport, createGrpcTransport } from '@connectrpc/connect-node'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
 import { follow, streamClient } from '../helpers/connect-clients.ts'
 import { AUTH_CONFIG, until } from '../helpers/gateway.ts'
@@ -12,8 +12,9 @@ import { rawRequest } from '../helpers/http-clients.ts'
 import { H2_ERROR, RawH2, SETTINGS } from '../helpers/raw-h2.ts'
 import { GRPC_SUBSCRIBE_HEADERS, grpcSubscribeMessage } from '../helpers/raw-grpc.ts'
 import { rawClient } from '../helpers/raw-ws.ts'
-import { TestRedis } from '../helpers/redis-server.ts'
-import { Watchdog } from '../helpers/watchdog.ts'
+import type { TestRedis } from '../helpers/redis-server.ts'
+import type { Watchdog } from '../helpers/watchdog.ts'
+import { retainedBytes, watchGateway } from '../helpers/watched-gateway.ts'
 
 /**
  * Issue 11, case by case, each as it was reproduced: against the gateway process, on 127.0.0.1, with a
@@ -34,16 +35,7 @@ const cpuSeconds = async (pid: number) => {
 
 describe('issue 11 on the memory store', () => {
   let gateway: GatewayProcess
-  let watchdog: Watchdog
-  beforeAll(async () => {
-    gateway = await GatewayProcess.launch({ args: ['--first-bytes-timeout-ms', '3000'] })
-    watchdog = await Watchdog.start(gateway)
-  })
-  afterEach(() => watchdog.assertHealthy())
-  afterAll(async () => {
-    await watchdog?.stop()
-    await gateway?.stop()
-  })
+  watchGateway({ args: ['--first-bytes-timeout-ms', '3000'] }, (w) => (gateway = w.gateway))
 
   it('a connection that sends "P" (or "PR") and nothing more costs no CPU, /healthz answers, it is closed at the deadline', async () => {
     const stalled = ['P', 'PR', 'PRI'].map((bytes) => {
@@ -116,16 +108,7 @@ describe('issue 11: SIGTERM with stalled connections', () => {
 
 describe('issue 11 on the connection limits', () => {
   let gateway: GatewayProcess
-  let watchdog: Watchdog
-  beforeAll(async () => {
-    gateway = await GatewayProcess.launch({ args: ['--max-subscriptions', '5'] })
-    watchdog = await Watchdog.start(gateway)
-  })
-  afterEach(() => watchdog.assertHealthy())
-  afterAll(async () => {
-    await watchdog?.stop()
-    await gateway?.stop()
-  })
+  watchGateway({ args: ['--max-subscriptions', '5'] }, (w) => (gateway = w.gateway))
 
   it('one h2c connection holds at most --max-subscriptions Subscribe streams, and says so in its SETTINGS', async () => {
     const h2 = await RawH2.connect(gateway.port)
@@ -144,24 +127,18 @@ describe('issue 11 on Redis, with authentication and --cors-origin', () => {
   let redis: TestRedis
   let gateway: GatewayProcess
   let watchdog: Watchdog
-  beforeAll(async () => {
-    redis = await TestRedis.start()
-    gateway = await GatewayProcess.launch({
-      bin: INSTRUMENTED_BIN,
-      nodeArgs: ['--expose-gc'],
-      args: ['--redis', redis.url, '--config', AUTH_CONFIG, '--cors-origin', 'https://app.example'],
-      env: { SLOW_STORE_MS: String(STORE_DELAY_MS) },
-    })
-    watchdog = await Watchdog.start(gateway)
+  const options = (redis: TestRedis | undefined) => ({
+    bin: INSTRUMENTED_BIN,
+    nodeArgs: ['--expose-gc'],
+    args: ['--redis', redis!.url, '--config', AUTH_CONFIG, '--cors-origin', 'https://app.example'],
+    env: { SLOW_STORE_MS: String(STORE_DELAY_MS) },
   })
-  afterEach(() => watchdog.assertHealthy())
-  afterAll(async () => {
-    await watchdog?.stop()
-    await gateway?.stop()
-    await redis?.close()
-  })
+  watchGateway(options, (w) => {
+    ;({ gateway, watchdog } = w)
+    redis = w.redis!
+  }, true)
 
-  const retained = () => watchdog.exempt(async () => (await rawRequest(gateway.port, 'GET', '/test/heap')).json.retained as number)
+  const retained = () => retainedBytes(gateway, watchdog)
   const keysOf = async (group: string) => ((await redis.command('KEYS', '*')) as string[]).filter((k) => k.includes(group))
 
   it('100 SSE requests dropped 20 ms after they were sent (during setup) leave no session, no delivery and no channel', async () => {

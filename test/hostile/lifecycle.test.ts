@@ -1,13 +1,12 @@
 import http2 from 'node:http2'
 import net from 'node:net'
 import fc from 'fast-check'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { until } from '../helpers/gateway.ts'
-import { GatewayProcess, INSTRUMENTED_BIN, SLOW_CONFIG, SLOW_STREAMS } from '../helpers/gateway-process.ts'
+import { describe, expect, it } from 'vitest'
+import { type GatewayProcess, INSTRUMENTED_BIN, SLOW_CONFIG, SLOW_STREAMS } from '../helpers/gateway-process.ts'
 import { rawRequest } from '../helpers/http-clients.ts'
 import { GRPC_SUBSCRIBE_HEADERS, grpcSubscribeMessage } from '../helpers/raw-grpc.ts'
-import { TestRedis } from '../helpers/redis-server.ts'
-import { Watchdog } from '../helpers/watchdog.ts'
+import type { TestRedis } from '../helpers/redis-server.ts'
+import { watchGateway } from '../helpers/watched-gateway.ts'
 
 /**
  * A subscription's setup awaits, in turn: `authenticate`, the stream's `canAccess`, the store's history
@@ -92,35 +91,20 @@ function suite(name: string, withRedis: boolean) {
   describe(name, () => {
     let redis: TestRedis | undefined
     let gateway: GatewayProcess
-    let watchdog: Watchdog
     let round = 0
-    beforeAll(async () => {
-      redis = withRedis ? await TestRedis.start() : undefined
-      gateway = await GatewayProcess.launch({
-        bin: INSTRUMENTED_BIN,
-        args: ['--streams', SLOW_STREAMS, '--config', SLOW_CONFIG, ...(redis ? ['--redis', redis.url] : [])],
-        env: { SLOW_AUTHENTICATE_MS: String(D), SLOW_CAN_ACCESS_MS: String(D), SLOW_STORE_MS: String(D) },
-      })
-      watchdog = await Watchdog.start(gateway)
+    const options = (redis: TestRedis | undefined) => ({
+      bin: INSTRUMENTED_BIN,
+      args: ['--streams', SLOW_STREAMS, '--config', SLOW_CONFIG, ...(redis ? ['--redis', redis.url] : [])],
+      env: { SLOW_AUTHENTICATE_MS: String(D), SLOW_CAN_ACCESS_MS: String(D), SLOW_STORE_MS: String(D) },
     })
-    afterEach(() => watchdog.assertHealthy())
-    afterAll(async () => {
-      await watchdog?.stop()
-      await gateway?.stop()
-      await redis?.close()
-    })
+    watchGateway(options, (w) => ({ gateway, redis } = w), withRedis)
 
-    /** The transport's gauges that are not 0 (each transport's own, so that one leak fails its own tests only). */
-    const gauges = async (label: string) => {
-      const text = await (await fetch(`${gateway.url}/metrics`)).text()
-      return text.split('\n').filter((l) => /^streamgate_(connections|subscriptions)\{/.test(l) && l.includes(`transport="${label}"`) && !l.endsWith(' 0'))
-    }
-
-    /** Nothing of the dropped connections is left: gauges at 0, no channel, no key, no delivery. */
-    async function assertNothingLeft(label: string, groups: string[]) {
-      await until(async () => (await gauges(label)).length === 0, 'every connection and subscription released', 10_000).catch(async (error) => {
-        throw new Error(`${error.message}: ${(await gauges(label)).join(', ')}`)
-      })
+    /**
+     * Nothing of the dropped connections is left: the transport's gauges at 0 (its own, so that one leak
+     * fails its own tests only), no channel, no key, no delivery.
+     */
+    async function assertNothingLeft(label: Transport['label'], groups: string[]) {
+      await gateway.released([label])
       if (redis) {
         const channels = (await redis.command('PUBSUB', 'CHANNELS', '*')) as string[]
         expect(channels.filter((c) => groups.some((g) => c.includes(g)))).toEqual([])

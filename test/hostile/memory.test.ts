@@ -1,13 +1,14 @@
 import { createConnectTransport } from '@connectrpc/connect-node'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { streamClient } from '../helpers/connect-clients.ts'
 import { until } from '../helpers/gateway.ts'
-import { GatewayProcess, INSTRUMENTED_BIN } from '../helpers/gateway-process.ts'
+import { type GatewayProcess, INSTRUMENTED_BIN } from '../helpers/gateway-process.ts'
 import { rawRequest } from '../helpers/http-clients.ts'
 import { rawClient } from '../helpers/raw-ws.ts'
 import { sseRead } from '../helpers/sse.ts'
-import { TestRedis } from '../helpers/redis-server.ts'
-import { Watchdog } from '../helpers/watchdog.ts'
+import type { TestRedis } from '../helpers/redis-server.ts'
+import type { Watchdog } from '../helpers/watchdog.ts'
+import { retainedBytes, watchGateway } from '../helpers/watched-gateway.ts'
 
 /**
  * What the gateway keeps, measured in its own process after garbage collection (`node --expose-gc`, GET
@@ -23,33 +24,15 @@ const MiB = 1024 * KiB
  */
 const NOISE = 512 * KiB
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 function suite(name: string, withRedis: boolean) {
   describe(name, () => {
     let redis: TestRedis | undefined
     let gateway: GatewayProcess
     let watchdog: Watchdog
-    beforeAll(async () => {
-      redis = withRedis ? await TestRedis.start() : undefined
-      gateway = await GatewayProcess.launch({ bin: INSTRUMENTED_BIN, nodeArgs: ['--expose-gc'], args: redis ? ['--redis', redis.url] : [] })
-      watchdog = await Watchdog.start(gateway)
-    })
-    afterEach(() => watchdog.assertHealthy())
-    afterAll(async () => {
-      await watchdog?.stop()
-      await gateway?.stop()
-      await redis?.close()
-    })
+    watchGateway((redis) => ({ bin: INSTRUMENTED_BIN, nodeArgs: ['--expose-gc'], args: redis ? ['--redis', redis.url] : [] }), (w) => ({ gateway, watchdog, redis } = w), withRedis)
 
-    // A forced collection stops the gateway for as long as its heap takes: the watchdog does not judge it.
-    const retained = () => watchdog.exempt(async () => (await rawRequest(gateway.port, 'GET', '/test/heap')).json.retained as number)
-    const released = async (transports = ['websocket', 'sse', 'connect']) => {
-      await until(async () => {
-        const text = await (await fetch(`${gateway.url}/metrics`)).text()
-        return !text.split('\n').some((l) => /^streamgate_(connections|subscriptions)\{/.test(l) && transports.some((t) => l.includes(`"${t}"`)) && !l.endsWith(' 0'))
-      }, `every ${transports.join(', ')} connection released`)
-    }
+    const retained = () => retainedBytes(gateway, watchdog)
 
     /** Reads of groups never written, on every transport, with names from `name(i)`: nothing is kept. */
     async function readEverywhere(round: number, count: number, name: (i: number) => string) {
@@ -71,7 +54,7 @@ function suite(name: string, withRedis: boolean) {
         for (const stream of streams) stream.close()
         abort.abort()
       }
-      await released()
+      await gateway.released()
     }
 
     it('keeps nothing of read-only traffic: reads, joins, streams and subscriptions of never-written groups', { timeout: 180_000 }, async () => {
@@ -93,7 +76,7 @@ function suite(name: string, withRedis: boolean) {
       for (let i = 0; i < 16; i++) ws.join('chat', `${i}-${'m'.repeat(MiB)}`)
       await until(() => ws.frames.length === 16, 'sixteen answers')
       ws.close()
-      await released(['websocket'])
+      await gateway.released(['websocket'])
       const after = await retained()
       expect(after - before, `retained ${after - before} bytes`).toBeLessThan(NOISE)
       if (redis) expect(((await redis.command('KEYS', '*')) as string[]).filter((k) => k.includes('mmmm'))).toEqual([])
