@@ -2,6 +2,8 @@ import http2 from 'node:http2'
 import { fromBinary, toBinary } from '@bufbuild/protobuf'
 import { type SubscribeRequest, SubscribeRequestSchema, type SubscribeResponse, SubscribeResponseSchema } from '../../gateway/gen/streamgate/v1/stream_pb.ts'
 import { create, type MessageInitShape } from '@bufbuild/protobuf'
+import { until } from './gateway.ts'
+import { H2_ERROR, RawH2 } from './raw-h2.ts'
 
 /** A SubscribeRequest as one gRPC length-prefixed message. */
 export function grpcSubscribeMessage(request: MessageInitShape<typeof SubscribeRequestSchema>): Buffer {
@@ -71,4 +73,19 @@ export function rawGrpcSubscribe(url: string, request: MessageInitShape<typeof S
     },
     close: () => session.destroy(),
   }
+}
+
+/**
+ * Opens `count` gRPC Subscribe streams at once on one bare HTTP/2 session, ignoring the server's
+ * SETTINGS_MAX_CONCURRENT_STREAMS as a hostile client would, and reports how many were served (sent a
+ * message) and whether each of the others was refused: reset with REFUSED_STREAM, or the session ended.
+ */
+export async function subscribeMany(port: number, count: number) {
+  const h2 = await RawH2.connect(port)
+  const ids = Array.from({ length: count }, (_, i) => h2.request(GRPC_SUBSCRIBE_HEADERS, grpcSubscribeMessage({ streamName: 'chat', groupId: `many-${i}` })))
+  const state = (id: number) => h2.streams.get(id)!
+  await until(() => h2.goaway || h2.closed || ids.every((id) => state(id).dataBytes > 0 || state(id).resetCode !== undefined), 'every stream served or refused')
+  const served = ids.filter((id) => state(id).dataBytes > 0).length
+  const refused = h2.goaway || h2.closed ? count - served : ids.filter((id) => state(id).resetCode === H2_ERROR.REFUSED_STREAM).length
+  return { served, refused, close: () => h2.destroy() }
 }

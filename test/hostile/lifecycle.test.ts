@@ -134,7 +134,7 @@ function suite(name: string, withRedis: boolean) {
             await Promise.all(times.map((ms, i) => drop(gateway.port, groups[i]!, ms)))
             await assertNothingLeft(label, groups)
           }),
-          { numRuns: 3 },
+          { numRuns: 2 },
         )
       })
     }
