@@ -55,6 +55,7 @@ async function start(options: CliOptions, extend?: (server: StreamgateServer) =>
     streams,
     hooks,
     limits: options.limits,
+    http: options.http,
     corsOrigins: options.corsOrigins,
     sse: { maxLifetimeMs: options.sseMaxLifetimeMs },
     tls,

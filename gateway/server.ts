@@ -1,22 +1,23 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { cors as connectCors } from '@connectrpc/connect'
 import cors from '@fastify/cors'
-import Fastify, { type FastifyReply, type FastifyRequest, LogController } from 'fastify'
+import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest, LogController } from 'fastify'
 import { pino, type Logger } from 'pino'
-import type { Hooks } from './core/auth.ts'
+import { type Hooks, redactUrl } from './core/auth.ts'
 import { Gateway } from './core/gateway.ts'
 import { defaultLimits, type Limits } from './core/limits.ts'
 import { StreamRegistry } from './core/registry.ts'
 import type { StreamConfig } from './core/stream-config.ts'
 import { streamsApi } from './core/streams-api.ts'
-import { frameworkErrorReply, gatewayErrorReplies } from './http/error-replies.ts'
-import { OnePort, type TlsOptions } from './http/one-port.ts'
+import { defaultHttpSettings, type HttpSettings } from './http/http-settings.ts'
+import { OnePort, type RefusedConnection, type TlsOptions } from './http/one-port.ts'
 import { inspectorRoutes } from './inspector/inspector-routes.ts'
 import { createMetrics } from './observability/metrics.ts'
 import { openApi } from './openapi/openapi.ts'
 import { MemoryStore } from './store/memory-store.ts'
 import type { RedisConfig } from './store/redis-store.ts'
 import type { HistoryLimit, Store } from './store/store.ts'
+import { clientErrorHandler, sendFailure, sendNotFound } from './transports/http-requests.ts'
 import { opsRoutes } from './transports/ops-routes.ts'
 import { restRoutes } from './transports/rest/rest-routes.ts'
 import { eventStreamConstraint } from './transports/sse/event-stream-constraint.ts'
@@ -35,10 +36,21 @@ class DebugRequestLogs extends LogController {
   }
 }
 
+/** Fastify's request serialisation, without the values of `?authToken=`: tokens never reach the logs. */
+const requestSerializer = (request: FastifyRequest) => ({
+  method: request.method,
+  url: redactUrl(request.url),
+  host: request.host,
+  remoteAddress: request.ip,
+  remotePort: request.socket?.remotePort,
+})
+
 export interface ServerOptions {
   streams: StreamConfig[]
   hooks?: Hooks
   limits?: Partial<Limits>
+  /** Timeouts and sizes of the shared port's HTTP/1.1 and HTTP/2 servers. */
+  http?: Partial<HttpSettings>
   pingIntervalMs?: number
   sse?: Partial<SseOptions>
   connect?: Partial<ConnectTransportOptions>
@@ -75,27 +87,46 @@ export async function createGateway(options: ServerOptions) {
   const historyLimit = (streamName: string) => registry.get(streamName).history
   const store = await openStore(options, historyLimit, logger)
   const gateway = new Gateway({ registry, store, hooks: options.hooks ?? {}, limits, metrics, logger })
-  const websocket = websocketTransport(gateway, { pingIntervalMs: options.pingIntervalMs ?? 30_000 })
+  const websocket = websocketTransport(gateway, { pingIntervalMs: options.pingIntervalMs ?? 30_000, allowedOrigins: options.corsOrigins ?? [] })
   const sse = sseTransport(gateway, { heartbeatMs: 15_000, retryMs: 1000, ...options.sse })
   const connect = connectTransport(gateway, options.connect)
   let ready = false
 
+  // One warning per burst, not one per connection: a flood of refusals must not become a flood of logs.
+  let lastRefusalLog = 0
+  const refused = (reason: RefusedConnection, error?: Error) => {
+    metrics.connectionsRefused.inc({ reason })
+    if (Date.now() - lastRefusalLog < 10_000) return
+    lastRefusalLog = Date.now()
+    logger.warn({ reason, err: error }, 'refusing new connections (see streamgate_connections_refused_total)')
+  }
+  const http = { ...defaultHttpSettings, ...options.http }
   let port: OnePort | undefined
   const app = Fastify({
-    loggerInstance: logger,
+    loggerInstance: logger.child({}, { serializers: { req: requestSerializer } }) as Logger,
     bodyLimit: limits.maxItemBytes,
     logController: new DebugRequestLogs(),
-    routerOptions: { constraints: { eventStream: eventStreamConstraint } },
-    frameworkErrors: frameworkErrorReply,
+    // A path parameter can be no longer than the request line, which the header limit bounds: every name
+    // reaches the core, which refuses one that is too long the way every transport does.
+    routerOptions: { constraints: { eventStream: eventStreamConstraint }, maxParamLength: http.maxHeaderBytes },
+    frameworkErrors: (error, request, reply) => sendFailure(gateway, 'rest', error, request, reply),
+    clientErrorHandler: clientErrorHandler(gateway),
     serverFactory: (handler) => {
-      port = new OnePort(handler, options.tls)
+      port = new OnePort(handler, {
+        settings: http,
+        maxConcurrentStreams: limits.maxSubscriptionsPerConnection,
+        tls: options.tls,
+        refused,
+      })
       return port.http1
     },
   })
   const onePort = port!
   // HTTP/2 keepalive for gRPC and Connect streams, on the WebSocket ping interval.
   onePort.pingSessions(options.pingIntervalMs ?? 30_000)
-  await app.register(gatewayErrorReplies)
+  // Requests outside every transport's routes get the contract's error shape too.
+  app.setErrorHandler((error: FastifyError, request, reply) => sendFailure(gateway, 'rest', error, request, reply))
+  app.setNotFoundHandler((request, reply) => sendNotFound(gateway, request, reply))
   await app.register(openApi, { streams: options.streams, version: packageVersion() })
   await app.register(opsRoutes(metrics, () => ready && store.ready()))
   if (options.corsOrigins?.length) {

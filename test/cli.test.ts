@@ -8,6 +8,7 @@ import { WebSocket } from 'ws'
 import { killCliProcesses, launch, runCli, tempDataDir } from './helpers/cli-process.ts'
 import { rawClient } from './helpers/raw-ws.ts'
 import { AUTH_CONFIG, FIXTURE_STREAMS, rest, until } from './helpers/gateway.ts'
+import { parseCliOptions } from '../gateway/config/cli-options.ts'
 
 afterEach(killCliProcesses)
 
@@ -224,5 +225,23 @@ describe('startup failures: one line naming what and where, and a non-zero exit'
       expect(stderr.trim().split('\n')).toHaveLength(1)
       expect(stderr).toMatch(/^streamgate: --(memory|fsync)/)
     }
+  })
+
+  it('takes every HTTP setting from a flag or its environment variable, flags first', () => {
+    const options = parseCliOptions(
+      ['--first-bytes-timeout-ms', '500', '--headers-timeout-ms', '2000', '--idle-timeout-ms', '9000', '--max-header-bytes', '8192', '--max-connections', '100'],
+      { STREAMGATE_REQUEST_TIMEOUT_MS: '4000', STREAMGATE_MAX_SESSION_MEMORY: '1000000', STREAMGATE_IDLE_TIMEOUT_MS: '1' },
+    )
+    expect(typeof options === 'object' && options.http).toEqual({
+      firstBytesTimeoutMs: 500,
+      headersTimeoutMs: 2000,
+      requestTimeoutMs: 4000,
+      idleTimeoutMs: 9000,
+      maxHeaderBytes: 8192,
+      maxSessionMemoryBytes: 1_000_000,
+      maxConnections: 100,
+    })
+    expect(() => parseCliOptions(['--headers-timeout-ms', '40000'], {})).toThrow(/--headers-timeout-ms \(40000\) must not exceed --request-timeout-ms \(30000\)/)
+    expect(() => parseCliOptions(['--max-connections', '0'], {})).toThrow(/--max-connections must be at least 1/)
   })
 })

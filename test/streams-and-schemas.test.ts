@@ -14,7 +14,7 @@ describe('stream definitions', () => {
 
   it('finds .ts, .js and .mjs stream files in nested folders', async () => {
     const configs = await loadStreams([new URL('./fixtures', import.meta.url).pathname])
-    expect(configs.map((c) => c.name).sort()).toEqual(['chat', 'legacy', 'private', 'python', 'short', 'todo'])
+    expect(configs.map((c) => c.name).sort()).toEqual(['chat', 'legacy', 'private', 'python', 'short', 'slow', 'todo'])
   })
 
   it('refuses a schema it cannot use', () => {

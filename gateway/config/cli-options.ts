@@ -1,5 +1,6 @@
 import { type ParseArgsOptionsConfig, parseArgs } from 'node:util'
 import type { Limits } from '../core/limits.ts'
+import { defaultHttpSettings, type HttpSettings } from '../http/http-settings.ts'
 import { UsageError } from './startup-errors.ts'
 
 export interface CliOptions {
@@ -18,6 +19,7 @@ export interface CliOptions {
   inspector: boolean
   /** How long /readyz answers 503 before the port closes on SIGTERM/SIGINT. */
   drainDelayMs: number
+  http: Partial<HttpSettings>
 }
 
 export const usage = `Usage: streamgate [options]
@@ -55,6 +57,17 @@ export const usage = `Usage: streamgate [options]
                            pending changes of one item are merged
   --max-queue-bytes N      unsent bytes before a slow connection   STREAMGATE_MAX_QUEUE_BYTES (16777216)
                            is closed
+  --first-bytes-timeout-ms N                                       STREAMGATE_FIRST_BYTES_TIMEOUT_MS (10000)
+                           a new connection's first bytes (TLS
+                           handshake, HTTP/2 preface) within N ms
+  --headers-timeout-ms N   HTTP/1.1 request headers within N ms    STREAMGATE_HEADERS_TIMEOUT_MS (10000)
+  --request-timeout-ms N   HTTP/1.1 whole request within N ms      STREAMGATE_REQUEST_TIMEOUT_MS (30000)
+  --idle-timeout-ms N      close keep-alive connections and HTTP/2 STREAMGATE_IDLE_TIMEOUT_MS (72000)
+                           sessions idle for N ms
+  --max-header-bytes N     request line and headers (HTTP/2:       STREAMGATE_MAX_HEADER_BYTES (16384)
+                           header list)
+  --max-session-memory N   bytes one HTTP/2 session may use        STREAMGATE_MAX_SESSION_MEMORY (33554432)
+  --max-connections N      open connections; more are closed       STREAMGATE_MAX_CONNECTIONS (50000)
   --no-inspector           do not serve the /inspector page        STREAMGATE_NO_INSPECTOR=1
   --drain-delay S          on SIGTERM/SIGINT, /readyz answers 503  STREAMGATE_DRAIN_DELAY (0)
                            for S seconds before the port closes
@@ -138,6 +151,13 @@ export function parseCliOptions(argv: string[], env: NodeJS.ProcessEnv): CliOpti
     'max-depth': { type: 'string' },
     'conflate-bytes': { type: 'string' },
     'max-queue-bytes': { type: 'string' },
+    'first-bytes-timeout-ms': { type: 'string' },
+    'headers-timeout-ms': { type: 'string' },
+    'request-timeout-ms': { type: 'string' },
+    'idle-timeout-ms': { type: 'string' },
+    'max-header-bytes': { type: 'string' },
+    'max-session-memory': { type: 'string' },
+    'max-connections': { type: 'string' },
     'no-inspector': { type: 'boolean' },
     'drain-delay': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
@@ -162,6 +182,23 @@ export function parseCliOptions(argv: string[], env: NodeJS.ProcessEnv): CliOpti
   set('maxDepth', 'max-depth', 'STREAMGATE_MAX_DEPTH')
   set('conflateBytes', 'conflate-bytes', 'STREAMGATE_CONFLATE_BYTES')
   set('maxQueueBytes', 'max-queue-bytes', 'STREAMGATE_MAX_QUEUE_BYTES')
+  const http: Partial<HttpSettings> = {}
+  const setHttp = (key: keyof HttpSettings, flag: string, variable: string) => {
+    const [source, value] = pick(flag, variable)
+    const n = integer(source, value)
+    if (n === 0) throw new UsageError(`${source} must be at least 1`)
+    if (n !== undefined) http[key] = n
+  }
+  setHttp('firstBytesTimeoutMs', 'first-bytes-timeout-ms', 'STREAMGATE_FIRST_BYTES_TIMEOUT_MS')
+  setHttp('headersTimeoutMs', 'headers-timeout-ms', 'STREAMGATE_HEADERS_TIMEOUT_MS')
+  setHttp('requestTimeoutMs', 'request-timeout-ms', 'STREAMGATE_REQUEST_TIMEOUT_MS')
+  setHttp('idleTimeoutMs', 'idle-timeout-ms', 'STREAMGATE_IDLE_TIMEOUT_MS')
+  setHttp('maxHeaderBytes', 'max-header-bytes', 'STREAMGATE_MAX_HEADER_BYTES')
+  setHttp('maxSessionMemoryBytes', 'max-session-memory', 'STREAMGATE_MAX_SESSION_MEMORY')
+  setHttp('maxConnections', 'max-connections', 'STREAMGATE_MAX_CONNECTIONS')
+  const { headersTimeoutMs, requestTimeoutMs } = { ...defaultHttpSettings, ...http }
+  // Node refuses a headers timeout longer than the request timeout; so does the command line, in one line.
+  if (headersTimeoutMs > requestTimeoutMs) throw new UsageError(`--headers-timeout-ms (${headersTimeoutMs}) must not exceed --request-timeout-ms (${requestTimeoutMs})`)
   const lifetime = integer(...pick('sse-max-lifetime', 'STREAMGATE_SSE_MAX_LIFETIME'), MAX_TIMER_SECONDS)
   const [, cert] = pick('tls-cert', 'STREAMGATE_TLS_CERT')
   const [, key] = pick('tls-key', 'STREAMGATE_TLS_KEY')
@@ -188,5 +225,6 @@ export function parseCliOptions(argv: string[], env: NodeJS.ProcessEnv): CliOpti
     limits,
     inspector: !(values['no-inspector'] || env.STREAMGATE_NO_INSPECTOR === '1'),
     drainDelayMs: seconds(...pick('drain-delay', 'STREAMGATE_DRAIN_DELAY')) ?? 0,
+    http,
   }
 }

@@ -14,6 +14,7 @@ export function createMetrics() {
     eventsWritten: new Counter({ name: 'streamgate_events_written_total', help: 'Changes and custom events written through this instance', registers }),
     framesDelivered: new Counter({ name: 'streamgate_frames_delivered_total', help: 'Frames written to subscribers', labelNames: ['transport'], registers }),
     queueLimitCloses: new Counter({ name: 'streamgate_queue_limit_closes_total', help: 'Connections closed because their outbound queue exceeded the limit', labelNames: ['transport'], registers }),
+    connectionsRefused: new Counter({ name: 'streamgate_connections_refused_total', help: 'Connections closed as soon as they were opened, by reason', labelNames: ['reason'], registers }),
     rejectedInputs: new Counter({ name: 'streamgate_rejected_inputs_total', help: 'Inputs refused, by reason', labelNames: ['transport', 'reason'], registers }),
   }
 }

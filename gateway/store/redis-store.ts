@@ -775,7 +775,9 @@ export class RedisStore implements Store {
       (r) => r[0],
     )
     const timestamp = Number(ts)
-    if (w && timestamp > w.maxTs) w.maxTs = timestamp
+    // The stamp of a group never written is a stand-in just below now, not the group's clock: were it the
+    // floor, the next sync would store a clock (a key) for a group nobody wrote.
+    if (w && Number(seq) > 0 && timestamp > w.maxTs) w.maxTs = timestamp
     return { items: inCreationOrder(stored), seq: Number(seq), timestamp, epoch: epoch! }
   }
 

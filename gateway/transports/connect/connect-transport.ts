@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import { Code, ConnectError, createContextValues } from '@connectrpc/connect'
 import { fastifyConnectPlugin } from '@connectrpc/connect-fastify'
 import type { FastifyInstance } from 'fastify'
@@ -29,6 +30,9 @@ export function connectTransport(gateway: Gateway, options: Partial<ConnectTrans
   const readMaxBytes = limits.maxFrameBytes
   const subscribe = subscribeRoute(gateway, { readMaxBytes, slowConsumerGraceMs })
   const shutdown = new AbortController()
+  // Every open call listens on it (connect-es links each call's signal to it): one listener per call, not a
+  // leak, so Node's warning past 10 listeners would only alarm whoever reads the log.
+  setMaxListeners(0, shutdown.signal)
   const exchanges = new WeakMap<object, Exchange>()
   /** Calls whose response is still being written, so shutdown can wait for their UNAVAILABLE end. */
   const open = new Map<Exchange, Promise<void>>()

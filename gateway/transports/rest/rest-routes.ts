@@ -13,6 +13,15 @@ type ItemParams = GroupParams & { id: string }
 export function restRoutes(gateway: Gateway) {
   return async function (app: FastifyInstance) {
     handleRequestsAs(app, gateway, 'rest')
+    // Many HTTP clients send `Content-Type: application/json` on every request, a DELETE without a body
+    // included: an empty body is no body. `__proto__` and `constructor` keys are kept as the plain own
+    // properties JSON.parse makes of them, for the core to refuse exactly as it does on every transport
+    // (fastify's own refusal would answer before the core, so REST and Connect would disagree on the code).
+    const parseJson = app.getDefaultJsonParser('ignore', 'ignore')
+    app.removeContentTypeParser('application/json')
+    app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) =>
+      body === '' ? done(null, undefined) : parseJson(request, body as string, done),
+    )
 
     app.get('/streams', async () => ({ streams: gateway.listStreams().map((name) => ({ name })) }))
 

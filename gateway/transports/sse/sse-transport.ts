@@ -43,9 +43,10 @@ export function sseTransport(gateway: Gateway, options: SseOptions) {
   heartbeat.unref()
 
   async function serve(request: FastifyRequest, reply: FastifyReply, addresses: Address[]) {
-    const query = request.query as { lastEventId?: string | string[] }
-    const fromQuery = Array.isArray(query.lastEventId) ? query.lastEventId[0] : query.lastEventId
-    const token = (request.headers['last-event-id'] as string | undefined) ?? fromQuery
+    const query = request.query as { lastEventId?: string }
+    // An empty one is no token, as on every transport (an EventSource whose last event had no id sends it);
+    // a repeated one is refused by the route's schema.
+    const token = (request.headers['last-event-id'] as string | undefined) || query.lastEventId || undefined
 
     const raw = reply.raw as Raw
     // Until the subscriptions are set up the answer may still be an error status: frames wait.
@@ -102,17 +103,19 @@ export function sseTransport(gateway: Gateway, options: SseOptions) {
   return {
     routes: async (app: FastifyInstance) => {
       handleRequestsAs(app, gateway, transport)
-      const sse = { constraints: { eventStream: 'yes' } }
+      // A parameter given twice is refused (400) rather than guessed at.
+      const lastEventId = { lastEventId: { type: 'string' } }
+      const sse = { constraints: { eventStream: 'yes' }, schema: { querystring: { type: 'object', properties: lastEventId } } }
       app.get<{ Params: { streamName: string; groupId: string } }>('/streams/:streamName/:groupId', sse, (request, reply) =>
         serve(request, reply, [request.params]),
       )
       app.get<{ Params: { streamName: string; groupId: string; id: string } }>('/streams/:streamName/:groupId/:id', sse, (request, reply) =>
         serve(request, reply, [request.params]),
       )
-      app.get<{ Querystring: { subscribe?: string | string[] } }>('/events', (request, reply) => {
-        const { subscribe = [] } = request.query
-        return serve(request, reply, parseSubscriptionList(Array.isArray(subscribe) ? subscribe : [subscribe], limits.maxSubscriptionsPerConnection))
-      })
+      const events = { schema: { querystring: { type: 'object', properties: { ...lastEventId, subscribe: { type: 'array', items: { type: 'string' } } } } } }
+      app.get<{ Querystring: { subscribe?: string[] } }>('/events', events, (request, reply) =>
+        serve(request, reply, parseSubscriptionList(request.query.subscribe ?? [], limits.maxSubscriptionsPerConnection)),
+      )
     },
     /** Ends every stream: clients reconnect (to another instance) and resume. */
     close() {

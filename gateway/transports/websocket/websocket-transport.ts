@@ -14,6 +14,11 @@ import { parseClientFrame } from './join-message.ts'
 export interface WebSocketTransportOptions {
   /** How often idle connections are pinged; a peer that missed the previous ping is dropped. */
   pingIntervalMs: number
+  /**
+   * Browser origins allowed to connect (`--cors-origin`), besides the gateway's own; empty: any. Clients
+   * that send no `Origin` (every non-browser one) are not affected.
+   */
+  allowedOrigins: string[]
 }
 
 const transport = 'websocket'
@@ -23,6 +28,20 @@ const closeFor: Record<Disconnect, [number, string]> = {
   shutdown: [1001, 'server shutting down'],
   slow_consumer: [1013, 'outbound queue limit exceeded'],
   internal: [1011, 'internal error'],
+}
+
+/** Answers an upgrade request without upgrading, and closes the connection. */
+function refuseUpgrade(socket: Duplex, status: string, text: string) {
+  socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`)
+}
+
+/** The page's origin is the gateway's own: the same host the request was sent to. */
+function isSameOrigin(origin: string, host: string | undefined) {
+  try {
+    return new URL(origin).host === host
+  } catch {
+    return false
+  }
 }
 
 /**
@@ -108,14 +127,18 @@ export function websocketTransport(gateway: Gateway, options: WebSocketTransport
   return {
     async handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer) {
       socket.on('error', (err) => logger.debug({ err }, 'upgrade socket error'))
+      const { origin, host } = request.headers
+      if (origin !== undefined && options.allowedOrigins.length > 0 && !options.allowedOrigins.includes(origin) && !isSameOrigin(origin, host)) {
+        metrics.rejectedInputs.inc({ transport, reason: 'origin_not_allowed' })
+        return refuseUpgrade(socket, '403 Forbidden', 'Origin not allowed')
+      }
       let caller
       try {
         const url = request.url ?? '/'
         caller = await gateway.authenticate({ headers: request.headers, url, token: tokenFrom(request.headers, url) })
       } catch {
         metrics.rejectedInputs.inc({ transport, reason: 'unauthenticated' })
-        socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: 21\r\n\r\nAuthentication failed')
-        return
+        return refuseUpgrade(socket, '401 Unauthorized', 'Authentication failed')
       }
       if (socket.destroyed) return
       wss.handleUpgrade(request, socket, head, (ws) => connect(ws, caller))
