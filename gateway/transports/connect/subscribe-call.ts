@@ -5,6 +5,7 @@ import type { Session } from '../../core/session.ts'
 import type { Wire } from '../../core/wire.ts'
 import type { GatewayError } from '../../model/errors.ts'
 import { cutExchange, type Exchange } from './call-context.ts'
+import { writeRound } from '../write-round.ts'
 import { toConnectError } from './errors.ts'
 import type { JoinedFrames } from './joined-frames.ts'
 import type { SubscribeProtocol } from './subscribe-protocols.ts'
@@ -90,15 +91,7 @@ export class SubscribeCall implements Wire {
     this.start()
     const raw = this.raw
     const joined = this.options.joined.of(frames)
-    if (joined) return raw.write(joined)
-    // Node 22's HTTP/1.1 response buffers corked writes itself and answers each with true, so the socket's
-    // backpressure would never reach the core: over HTTP/1.1 a round is one buffer, one write.
-    if (!('stream' in this.options.exchange.request)) return raw.write(Buffer.concat(frames))
-    raw.cork()
-    let writable = true
-    for (const frame of frames) writable = raw.write(frame)
-    raw.uncork()
-    return writable
+    return joined ? raw.write(joined) : writeRound(raw, frames)
   }
 
   refused(_subscriptionId: string, _address: unknown, error: GatewayError) {

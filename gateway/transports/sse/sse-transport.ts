@@ -7,6 +7,7 @@ import { groupKey } from '../../model/group-key.ts'
 import type { Address } from '../../model/records.ts'
 import { handleRequestsAs } from '../http-requests.ts'
 import { httpStatus } from '../http-status.ts'
+import { writeRound } from '../write-round.ts'
 import { errorFrame } from '../motia-frames.ts'
 import { dataMessage, sseFormat, sseMultiplexedFormat } from './sse-format.ts'
 import { parseSubscriptionList } from './subscription-list.ts'
@@ -58,11 +59,7 @@ export function sseTransport(gateway: Gateway, options: SseOptions) {
         return true
       }
       if (raw.writableEnded || raw.destroyed) return true
-      raw.cork()
-      let writable = true
-      for (const frame of frames) writable = raw.write(frame)
-      raw.uncork()
-      return writable
+      return writeRound(raw, frames)
     }
     const wire: Wire = {
       write,
