@@ -26,6 +26,9 @@ import { type ConnectTransportOptions, connectTransport } from './transports/con
 import { websocketTransport } from './transports/websocket/websocket-transport.ts'
 import { packageVersion } from './version.ts'
 
+/** HTTP/2 streams a session may hold open beyond its subscriptions, for unary calls. */
+export const UNARY_STREAMS = 100
+
 /** One line per request is too much at info level for a gateway; it stays available at debug. */
 class DebugRequestLogs extends LogController {
   override incomingRequest(request: FastifyRequest) {
@@ -114,7 +117,9 @@ export async function createGateway(options: ServerOptions) {
     serverFactory: (handler) => {
       port = new OnePort(handler, {
         settings: http,
-        maxConcurrentStreams: limits.maxSubscriptionsPerConnection,
+        // Room beside a full subscription budget for the unary calls a gRPC channel makes on the same
+        // session: the subscriptions past the budget get RESOURCE_EXHAUSTED from the core, not a stall.
+        maxConcurrentStreams: limits.maxSubscriptionsPerConnection + UNARY_STREAMS,
         tls: options.tls,
         refused,
       })
