@@ -169,7 +169,7 @@ export class Session implements Follower {
       this.goLive(sub, false)
       return
     }
-    const snapshot = await store.snapshot(streamName, groupId, id)
+    const snapshot = await this.context.hub.snapshot(streamName, groupId, id)
     if (!this.isCurrent(sub, attempt)) return
     sub.fromSeq = snapshot.seq
     sub.epoch = snapshot.epoch

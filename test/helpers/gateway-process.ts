@@ -1,5 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { FIXTURE_STREAMS, until } from './gateway.ts'
 
@@ -60,10 +63,15 @@ export class GatewayProcess {
 
   static async launch(options: LaunchOptions = {}): Promise<GatewayProcess> {
     const argv = [...(options.nodeArgs ?? []), options.bin ?? BIN, '--streams', FIXTURE_STREAMS, '--port', '0', ...(options.args ?? [])]
-    const env = { ...process.env, STREAMGATE_LOG_LEVEL: 'info', ...options.env }
+    // The default store is durable: each process gets a data directory of its own (removed when it exits)
+    // unless the test names one, so no run sees what an earlier one wrote.
+    const choosesStore = (options.args ?? []).some((a) => /^--(memory|redis|data-dir)(=|$)/.test(a)) || Object.keys(options.env ?? {}).some((k) => /^STREAMGATE_(MEMORY|REDIS|DATA_DIR)$/.test(k))
+    const ownDataDir = choosesStore ? undefined : mkdtempSync(join(tmpdir(), 'streamgate-process-'))
+    const env = { ...process.env, STREAMGATE_LOG_LEVEL: 'info', ...(ownDataDir ? { STREAMGATE_DATA_DIR: ownDataDir } : {}), ...options.env }
     const child = options.shellPrefix
       ? spawn('sh', ['-c', `${options.shellPrefix} exec "$0" "$@"`, process.execPath, ...argv], { env, stdio: ['ignore', 'pipe', 'pipe'] })
       : spawn(process.execPath, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] })
+    if (ownDataDir) child.once('exit', () => rmSync(ownDataDir, { recursive: true, force: true }))
     const gateway = new GatewayProcess(child)
     gateway.url = await until(() => {
       if (gateway.exitCode !== undefined) throw new Error(`streamgate exited at startup:\n${gateway.output()}`)

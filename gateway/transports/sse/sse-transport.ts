@@ -71,8 +71,10 @@ export function sseTransport(gateway: Gateway, options: SseOptions) {
     }
     const groups = new Set(addresses.map((a) => groupKey(a.streamName, a.groupId))).size
     const session = gateway.openSession({ caller: request.caller, transport, format: groups > 1 ? sseMultiplexedFormat : sseFormat, wire })
-    // The client may leave while the subscriptions are set up: the session leaves with it.
+    // The client may leave while the subscriptions are set up, or already left while it was authenticated
+    // (then 'close' was emitted before anyone listened): the session leaves with it.
     raw.once('close', () => session.close())
+    if (raw.destroyed) session.close()
     raw.on('drain', () => session.drained())
     await session.subscribeAll(addresses, token)
     if (raw.destroyed) return reply.hijack()
