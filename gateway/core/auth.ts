@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import { GatewayError } from '../model/errors.ts'
+import type { Transport } from '../observability/metrics.ts'
 
 /** What `authenticate` receives: Node's lower-cased headers, the request target with its query, the token. */
 export interface AuthRequest {
@@ -18,8 +19,11 @@ export interface Hooks {
   authenticate?: (request: AuthRequest) => unknown
 }
 
-/** Who makes a call: a client with its auth context, or code embedded in the gateway's process. */
-export type Caller = { kind: 'client'; authContext: unknown } | { kind: 'internal' }
+/**
+ * Who makes a call: a client with its auth context and the transport it came through (for metrics only:
+ * decisions never depend on it), or code embedded in the gateway's process.
+ */
+export type Caller = { kind: 'client'; authContext: unknown; transport: Transport } | { kind: 'internal' }
 export const INTERNAL: Caller = { kind: 'internal' }
 
 /** An RFC 9110 token: what an authentication scheme is made of. */

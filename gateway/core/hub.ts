@@ -43,9 +43,17 @@ export class Hub {
   private readonly dirty: Follower[] = []
   private flushed = 0
   private scheduled = false
+  /** The store timestamps of the round's records that had followers, for the lag observed when it ends. */
+  private delivered: number[] = []
 
-  /** The store is told which groups have local subscribers, so a shared store only sends those. */
-  constructor(private readonly store: Pick<Store, 'watch' | 'unwatch'>) {}
+  /**
+   * The store is told which groups have local subscribers, so a shared store only sends those. `lag` takes
+   * seconds from a record's store timestamp to the end of the round that handed it to its followers' wires.
+   */
+  constructor(
+    private readonly store: Pick<Store, 'watch' | 'unwatch'>,
+    private readonly lag: { observe(seconds: number): void },
+  ) {}
 
   add(streamName: string, groupId: string, follower: Follower) {
     const key = groupKey(streamName, groupId)
@@ -104,6 +112,17 @@ export class Hub {
     return frame
   }
 
+  /**
+   * Once per record and round, not per connection. Store clocks may run ahead of this one (a burst in one
+   * group, or another host's clock with Redis): a lag below zero counts as none.
+   */
+  private observeLag() {
+    if (this.delivered.length === 0) return
+    const now = Date.now()
+    for (const timestamp of this.delivered) this.lag.observe(Math.max(0, now - timestamp) / 1000)
+    this.delivered.length = 0
+  }
+
   private schedule() {
     if (this.scheduled) return
     this.scheduled = true
@@ -122,6 +141,7 @@ export class Hub {
           const key = groupKey(record.streamName, record.groupId)
           const followers = this.groups.get(key)
           if (!followers) continue
+          this.delivered.push(record.timestamp)
           this.current = { key, delivery: deliveryOf(record), followers: followers.values() }
         }
         for (let step = this.current.followers.next(); ; step = this.current.followers.next()) {
@@ -139,6 +159,7 @@ export class Hub {
       }
       this.dirty.length = 0
       this.flushed = 0
+      this.observeLag()
       this.round = this.published
       this.published = []
       this.next = 0

@@ -22,6 +22,8 @@ export interface SessionContext {
   readonly limits: Limits
   readonly metrics: Metrics
   readonly logger: Logger
+  /** The open sessions, for what is measured over all of them when metrics are scraped. */
+  readonly sessions: Set<Session>
   authorize(caller: Caller, address: Address): Promise<void>
 }
 
@@ -90,6 +92,12 @@ export class Session implements Follower {
     this.budget = options.budget ?? { used: 0 }
     this.queue = new OutboundQueue(this.format, context.limits)
     this.framesDelivered = context.metrics.framesDelivered.labels(this.transport)
+    context.sessions.add(this)
+  }
+
+  /** Bytes waiting in the outbound queue, not yet handed to the wire. */
+  get queuedBytes() {
+    return this.queue.bytes
   }
 
   /**
@@ -332,5 +340,6 @@ export class Session implements Follower {
     for (const sub of [...this.subscriptions.values()]) this.remove(sub)
     this.closed = true
     this.queue.take()
+    this.context.sessions.delete(this)
   }
 }

@@ -21,7 +21,7 @@ const callerKey = createContextKey<Caller | undefined>(undefined, { description:
  */
 export async function authenticateRequest(gateway: Gateway, headers: IncomingHttpHeaders, url: string): Promise<Caller> {
   try {
-    return await gateway.authenticate({ headers, url, token: tokenFrom(headers, url) })
+    return await gateway.authenticate({ headers, url, token: tokenFrom(headers, url) }, 'connect')
   } catch (error) {
     throw toConnectError(error)
   }

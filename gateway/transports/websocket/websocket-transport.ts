@@ -135,7 +135,7 @@ export function websocketTransport(gateway: Gateway, options: WebSocketTransport
       let caller
       try {
         const url = request.url ?? '/'
-        caller = await gateway.authenticate({ headers: request.headers, url, token: tokenFrom(request.headers, url) })
+        caller = await gateway.authenticate({ headers: request.headers, url, token: tokenFrom(request.headers, url) }, transport)
       } catch {
         metrics.rejectedInputs.inc({ transport, reason: 'unauthenticated' })
         return refuseUpgrade(socket, '401 Unauthorized', 'Authentication failed')
