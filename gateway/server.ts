@@ -19,6 +19,7 @@ import type { RedisConfig } from './store/redis-store.ts'
 import type { HistoryLimit, Store } from './store/store.ts'
 import { clientErrorHandler, sendFailure, sendNotFound } from './transports/http-requests.ts'
 import { opsRoutes } from './transports/ops-routes.ts'
+import { genReqId, REQUEST_ID_HEADER } from './transports/request-id.ts'
 import { restRoutes } from './transports/rest/rest-routes.ts'
 import { eventStreamConstraint } from './transports/sse/event-stream-constraint.ts'
 import { type SseOptions, sseTransport } from './transports/sse/sse-transport.ts'
@@ -106,6 +107,9 @@ export async function createGateway(options: ServerOptions) {
     loggerInstance: logger.child({}, { serializers: { req: requestSerializer } }) as Logger,
     bodyLimit: limits.maxItemBytes,
     logController: new DebugRequestLogs(),
+    // genReqId reads `x-request-id` itself: fastify's requestIdHeader would take any value unchecked.
+    requestIdHeader: false,
+    genReqId,
     // A path parameter can be no longer than the request line, which the header limit bounds: every name
     // reaches the core, which refuses one that is too long the way every transport does.
     routerOptions: { constraints: { eventStream: eventStreamConstraint }, maxParamLength: http.maxHeaderBytes },
@@ -124,6 +128,8 @@ export async function createGateway(options: ServerOptions) {
   const onePort = port!
   // HTTP/2 keepalive for gRPC and Connect streams, on the WebSocket ping interval.
   onePort.pingSessions(options.pingIntervalMs ?? 30_000)
+  // Every answer names its request, hijacked ones too: SSE and Connect write their heads from the reply's.
+  app.addHook('onRequest', async (request, reply) => void reply.header(REQUEST_ID_HEADER, request.id))
   // Requests outside every transport's routes get the contract's error shape too.
   app.setErrorHandler((error: FastifyError, request, reply) => sendFailure(gateway, 'rest', error, request, reply))
   app.setNotFoundHandler((request, reply) => sendNotFound(gateway, request, reply))

@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http'
+import type { Logger } from 'pino'
 import { GatewayError } from '../model/errors.ts'
 import type { Transport } from '../observability/metrics.ts'
 
@@ -19,11 +20,17 @@ export interface Hooks {
   authenticate?: (request: AuthRequest) => unknown
 }
 
-/**
- * Who makes a call: a client with its auth context and the transport it came through (for metrics only:
- * decisions never depend on it), or code embedded in the gateway's process.
- */
-export type Caller = { kind: 'client'; authContext: unknown; transport: Transport } | { kind: 'internal' }
+/** Where the lines about one request or connection go: a child logger that names it (`reqId`, `connId`). */
+export type Log = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>
+
+/** How a client reached the gateway: its transport (for metrics only: no decision depends on it) and its log. */
+export interface Via {
+  transport: Transport
+  log: Log
+}
+
+/** Who makes a call: a client with its auth context, or code embedded in the gateway's process. */
+export type Caller = ({ kind: 'client'; authContext: unknown } & Via) | { kind: 'internal' }
 export const INTERNAL: Caller = { kind: 'internal' }
 
 /** An RFC 9110 token: what an authentication scheme is made of. */

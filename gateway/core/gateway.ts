@@ -3,7 +3,7 @@ import { GatewayError } from '../model/errors.ts'
 import type { Address, CustomEvent, GroupInfo, Item, JsonObject, LogRecord } from '../model/records.ts'
 import type { Metrics, Transport } from '../observability/metrics.ts'
 import type { Store } from '../store/store.ts'
-import { type AuthRequest, type Caller, type Hooks } from './auth.ts'
+import { type AuthRequest, type Caller, type Hooks, type Via } from './auth.ts'
 import { Hub } from './hub.ts'
 import { checkAddress, checkName, checkPayload } from './input-checks.ts'
 import type { Limits } from './limits.ts'
@@ -67,12 +67,12 @@ export class Gateway implements SessionContext {
   }
 
   /** Runs the config's `authenticate` hook; without one every caller is anonymous. */
-  async authenticate(request: Omit<AuthRequest, 'token'> & { token: string | undefined }, transport: Transport): Promise<Caller> {
-    if (!this.hooks.authenticate) return { kind: 'client', authContext: undefined, transport }
+  async authenticate(request: Omit<AuthRequest, 'token'> & { token: string | undefined }, via: Via): Promise<Caller> {
+    if (!this.hooks.authenticate) return { kind: 'client', authContext: undefined, ...via }
     try {
-      return { kind: 'client', authContext: (await this.hooks.authenticate(request)) ?? undefined, transport }
+      return { kind: 'client', authContext: (await this.hooks.authenticate(request)) ?? undefined, ...via }
     } catch (error) {
-      this.logger.debug({ err: error }, 'authentication refused')
+      via.log.debug({ err: error }, 'authentication refused')
       throw new GatewayError('UNAUTHENTICATED', 'authentication failed')
     }
   }
@@ -86,7 +86,7 @@ export class Gateway implements SessionContext {
     try {
       allowed = Boolean(await stream.canAccess(subscription, caller.authContext))
     } catch (error) {
-      this.logger.warn({ err: error, stream: address.streamName }, 'canAccess threw; access denied')
+      caller.log.warn({ err: error, stream: address.streamName }, 'canAccess threw; access denied')
     }
     if (!allowed) throw new GatewayError('PERMISSION_DENIED', 'Access denied')
   }
