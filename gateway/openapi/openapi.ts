@@ -34,7 +34,8 @@ function itemComponents(streams: StreamConfig[]): Record<string, JsonSchema> {
  */
 export const openApi = fp<{ streams: StreamConfig[]; version: string }>(async (app, { streams, version }) => {
   app.addHook('onRoute', (route) => {
-    const schema = typeof route.method === 'string' && !route.constraints ? routeSchemas[`${route.method} ${route.url}`] : undefined
+    // Under a host app's prefix, the route's own path names its schema.
+    const schema = typeof route.method === 'string' && !route.constraints ? routeSchemas[`${route.method} ${route.url.slice(route.prefix.length)}`] : undefined
     if (!schema) return
     route.schema = schema
     // The schemas describe; the core keeps deciding what is valid, and replies are serialised as before.

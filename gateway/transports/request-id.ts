@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 
 export const REQUEST_ID_HEADER = 'x-request-id'
 
@@ -18,3 +19,12 @@ export function requestId(headers: IncomingHttpHeaders): string {
 
 /** Fastify's `genReqId`. */
 export const genReqId = (request: IncomingMessage) => requestId(request.headers)
+
+/**
+ * An onRequest hook: every answer names its request, hijacked ones too (SSE and Connect write their heads
+ * from the reply's). A host app, or an outer scope, that already set it keeps its own.
+ */
+export function echoRequestId(request: FastifyRequest, reply: FastifyReply, done: () => void) {
+  if (!reply.hasHeader(REQUEST_ID_HEADER)) reply.header(REQUEST_ID_HEADER, request.id)
+  done()
+}
