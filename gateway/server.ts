@@ -1,13 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import Fastify, { type FastifyBaseLogger, type FastifyReply, type FastifyRequest, LogController } from 'fastify'
-import { pino, type Logger } from 'pino'
+import { pino } from 'pino'
 import { redactUrl } from './core/auth.ts'
 import { defaultLimits } from './core/limits.ts'
 import { defaultHttpSettings, type HttpSettings } from './http/http-settings.ts'
 import { OnePort, type RefusedConnection, type TlsOptions } from './http/one-port.ts'
 import { type GatewayOptions, type MountedGateway, mountGateway } from './mount.ts'
 import { clientErrorHandler, sendFailure, sendNotFound } from './transports/http-requests.ts'
-import { echoRequestId, genReqId } from './transports/request-id.ts'
+import { genReqId } from './transports/request-id.ts'
 
 /** One line per request is too much at info level for a gateway; it stays available at debug. */
 class DebugRequestLogs extends LogController {
