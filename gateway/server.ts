@@ -9,6 +9,9 @@ import { type GatewayOptions, type MountedGateway, mountGateway } from './mount.
 import { clientErrorHandler, sendFailure, sendNotFound } from './transports/http-requests.ts'
 import { genReqId } from './transports/request-id.ts'
 
+/** HTTP/2 streams a session may hold open beyond its subscriptions, for unary calls. */
+export const UNARY_STREAMS = 100
+
 /** One line per request is too much at info level for a gateway; it stays available at debug. */
 class DebugRequestLogs extends LogController {
   override incomingRequest(request: FastifyRequest) {
@@ -72,7 +75,9 @@ export async function createGateway(options: ServerOptions) {
     serverFactory: (handler) => {
       port = new OnePort(handler, {
         settings: http,
-        maxConcurrentStreams: limits.maxSubscriptionsPerConnection,
+        // Room beside a full subscription budget for the unary calls a gRPC channel makes on the same
+        // session: the subscriptions past the budget get RESOURCE_EXHAUSTED from the core, not a stall.
+        maxConcurrentStreams: limits.maxSubscriptionsPerConnection + UNARY_STREAMS,
         tls: options.tls,
         refused,
       })

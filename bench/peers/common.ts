@@ -50,3 +50,28 @@ export function exitOnSignals() {
   process.on('SIGTERM', () => process.exit(0))
   process.on('SIGINT', () => process.exit(0))
 }
+
+/**
+ * What the gateway does with a delivery round, for the ceilings: the frames published in one event-loop turn
+ * are joined once per group, and `flush` gets that one buffer per group when the turn ends, to write to each
+ * of the group's connections in one write.
+ */
+export class TurnBatches {
+  private readonly turn = new Map<string, Buffer[]>()
+
+  constructor(private readonly flush: (groupId: string, batch: Buffer) => void) {}
+
+  add(groupId: string, frame: Buffer) {
+    let frames = this.turn.get(groupId)
+    if (!frames) {
+      if (this.turn.size === 0) setImmediate(() => this.flushTurn())
+      this.turn.set(groupId, (frames = []))
+    }
+    frames.push(frame)
+  }
+
+  private flushTurn() {
+    for (const [groupId, frames] of this.turn) this.flush(groupId, frames.length === 1 ? frames[0]! : Buffer.concat(frames))
+    this.turn.clear()
+  }
+}

@@ -1,7 +1,7 @@
 import http from 'node:http'
 import http2 from 'node:http2'
 import { loadStreamService, toStruct } from '../lib/proto.ts'
-import { exitOnSignals, handleWrite, PeerState } from './common.ts'
+import { exitOnSignals, handleWrite, PeerState, TurnBatches } from './common.ts'
 
 /**
  * The ceiling for gRPC server streaming in Node: node:http2 serving streamgate.v1.StreamService/Subscribe
@@ -16,8 +16,9 @@ type Item = Record<string, string>
 const subscribe = loadStreamService().Subscribe!
 const state = new PeerState()
 const rooms = new Map<string, Set<http2.ServerHttp2Stream>>()
-/** This turn's envelopes per group, written when the turn ends. */
-const turn = new Map<string, Buffer[]>()
+const batches = new TurnBatches((groupId, batch) => {
+  for (const stream of rooms.get(groupId) ?? []) stream.write(batch)
+})
 let seq = 0
 
 const envelope = (message: unknown) => {
@@ -29,24 +30,11 @@ const envelope = (message: unknown) => {
   return framed
 }
 
-function flushTurn() {
-  for (const [groupId, envelopes] of turn) {
-    const batch = envelopes.length === 1 ? envelopes[0]! : Buffer.concat(envelopes)
-    for (const stream of rooms.get(groupId) ?? []) stream.write(batch)
-  }
-  turn.clear()
-}
-
 function publish(streamName: string, groupId: string, id: string, body: string) {
   const item = JSON.parse(state.set(groupId, id, body)) as Item
   if (!rooms.get(groupId)?.size) return
   const message = envelope({ streamName, groupId, id, timestamp: Date.now(), sequence: ++seq, update: { item: toStruct(item) } })
-  let envelopes = turn.get(groupId)
-  if (!envelopes) {
-    if (turn.size === 0) setImmediate(flushTurn)
-    turn.set(groupId, (envelopes = []))
-  }
-  envelopes.push(message)
+  batches.add(groupId, message)
 }
 
 const server = http2.createServer()

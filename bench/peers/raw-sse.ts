@@ -1,24 +1,26 @@
 import http, { type ServerResponse } from 'node:http'
-import { exitOnSignals, handleWrite, PeerState, syncFrame, updateFrame } from './common.ts'
+import { exitOnSignals, handleWrite, PeerState, syncFrame, TurnBatches, updateFrame } from './common.ts'
 
 /**
  * The ceiling for SSE fan-out in Node: node:http, `GET /streams/{s}/{g}` with Accept: text/event-stream
- * opens a stream that starts with a sync message; each update is encoded once (`id:` + `data: <Motia frame>`)
- * and the same Buffer is written to every response of the group. Writes: `PUT /streams/{s}/{g}/{id}`.
+ * opens a stream that starts with a sync message; each update is encoded once (`id:` + `data: <Motia frame>`),
+ * the messages of one event-loop turn are joined once per group, and that one buffer is written to every
+ * response of the group: one write (one chunk) per response per turn. Writes: `PUT /streams/{s}/{g}/{id}`.
  */
 exitOnSignals()
 const state = new PeerState()
 const rooms = new Map<string, Set<ServerResponse>>()
+const batches = new TurnBatches((groupId, batch) => {
+  for (const res of rooms.get(groupId) ?? []) res.write(batch)
+})
 const SUBSCRIBE = /^\/streams\/([^/]+)\/([^/?]+)$/
 let seq = 0
 
 const server = http.createServer((request, response) => {
   const handled = handleWrite(request, response, (streamName, groupId, id, body) => {
     const item = state.set(groupId, id, body)
-    const room = rooms.get(groupId)
-    if (!room) return
-    const message = Buffer.from(`id: ${++seq}\ndata: ${updateFrame(streamName, groupId, id, item)}\n\n`)
-    for (const res of room) res.write(message)
+    if (!rooms.get(groupId)?.size) return
+    batches.add(groupId, Buffer.from(`id: ${++seq}\ndata: ${updateFrame(streamName, groupId, id, item)}\n\n`))
   })
   if (handled) return
   const match = request.method === 'GET' ? SUBSCRIBE.exec(request.url ?? '') : null

@@ -1,24 +1,29 @@
 import http from 'node:http'
+import type { Socket } from 'node:net'
 import { type WebSocket, WebSocketServer } from 'ws'
-import { exitOnSignals, handleWrite, PeerState, syncFrame, updateFrame } from './common.ts'
+import { textFrame } from '../../gateway/transports/websocket/websocket-format.ts'
+import { exitOnSignals, handleWrite, PeerState, syncFrame, TurnBatches, updateFrame } from './common.ts'
 
 /**
- * The ceiling for WebSocket fan-out in Node: a `ws` server that encodes each update once (one Buffer) and
- * `send`s the same bytes to every socket of the group. Clients speak Motia's join frame; a join gets a sync
- * of the group's items. Writes: `PUT /streams/{s}/{g}/{id}` on the same port.
+ * The ceiling for WebSocket fan-out in Node: a `ws` server that frames each update once (a whole unmasked
+ * text frame), joins the frames of one event-loop turn once per group and writes that one buffer into every
+ * socket of the group: one write per socket per turn, nothing re-framed per socket. Clients speak Motia's
+ * join frame; a join gets a sync of the group's items. Writes: `PUT /streams/{s}/{g}/{id}` on the same port.
  */
 exitOnSignals()
 const state = new PeerState()
 const rooms = new Map<string, Set<WebSocket>>()
 const TEXT = { binary: false }
+const socketOf = (ws: WebSocket) => (ws as unknown as { _socket: Socket })._socket
+const batches = new TurnBatches((groupId, batch) => {
+  for (const ws of rooms.get(groupId) ?? []) socketOf(ws).write(batch)
+})
 
 const server = http.createServer((request, response) => {
   const handled = handleWrite(request, response, (streamName, groupId, id, body) => {
     const item = state.set(groupId, id, body)
-    const room = rooms.get(groupId)
-    if (!room) return
-    const frame = Buffer.from(updateFrame(streamName, groupId, id, item))
-    for (const ws of room) ws.send(frame, TEXT)
+    if (!rooms.get(groupId)?.size) return
+    batches.add(groupId, textFrame(updateFrame(streamName, groupId, id, item)))
   })
   if (!handled) response.writeHead(404).end()
 })

@@ -37,9 +37,11 @@ export const openApi = fp<{ streams: StreamConfig[]; version: string }>(async (a
     // Under a host app's prefix, the route's own path names its schema.
     const schema = typeof route.method === 'string' && !route.constraints ? routeSchemas[`${route.method} ${route.url.slice(route.prefix.length)}`] : undefined
     if (!schema) return
-    route.schema = schema
-    // The schemas describe; the core keeps deciding what is valid, and replies are serialised as before.
-    route.validatorCompiler = () => () => true
+    // A route's own schema (the SSE query strings: arrays coerced, a repeated parameter refused) keeps
+    // validating; the documenting schemas only describe: the core decides what is valid.
+    if (!route.schema) route.validatorCompiler = () => () => true
+    route.schema = { ...schema, ...route.schema }
+    // Replies are serialised as before.
     route.serializerCompiler = () => (data) => JSON.stringify(data)
   })
   await app.register(swagger, {

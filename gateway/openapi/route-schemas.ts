@@ -95,13 +95,7 @@ export const routeSchemas: Record<string, FastifySchema & Record<string, unknown
   'GET /events': {
     tags: streams,
     summary: 'Several subscriptions on one Server-Sent Events stream',
-    querystring: {
-      type: 'object',
-      properties: {
-        subscribe: { type: 'array', items: { type: 'string' }, description: '`<stream>/<group>[/<id>]`, segments percent-encoded; repeatable' },
-        lastEventId: { type: 'string', description: 'resume every subscription after this token' },
-      },
-    },
+    // querystring: the SSE transport's own, which validates (gateway/transports/sse/sse-transport.ts).
     response: { 200: { description: 'the events', content: eventStream }, 400: error('INVALID_ARGUMENT: a malformed subscription'), ...refusals },
   },
   'GET /healthz': { tags: operations, summary: 'Liveness', response: { 200: json('alive', { type: 'object', properties: { status: { const: 'ok' } } }) } },

@@ -3,7 +3,7 @@ import { fromBinary, toBinary } from '@bufbuild/protobuf'
 import { type SubscribeRequest, SubscribeRequestSchema, type SubscribeResponse, SubscribeResponseSchema } from '../../gateway/gen/streamgate/v1/stream_pb.ts'
 import { create, type MessageInitShape } from '@bufbuild/protobuf'
 import { until } from './gateway.ts'
-import { H2_ERROR, RawH2 } from './raw-h2.ts'
+import { H2_ERROR, RawH2, type StreamState } from './raw-h2.ts'
 
 /** A SubscribeRequest as one gRPC length-prefixed message. */
 export function grpcSubscribeMessage(request: MessageInitShape<typeof SubscribeRequestSchema>): Buffer {
@@ -84,8 +84,10 @@ export async function subscribeMany(port: number, count: number) {
   const h2 = await RawH2.connect(port)
   const ids = Array.from({ length: count }, (_, i) => h2.request(GRPC_SUBSCRIBE_HEADERS, grpcSubscribeMessage({ streamName: 'chat', groupId: `many-${i}` })))
   const state = (id: number) => h2.streams.get(id)!
-  await until(() => h2.goaway || h2.closed || ids.every((id) => state(id).dataBytes > 0 || state(id).resetCode !== undefined), 'every stream served or refused')
+  // Refused: reset by HTTP/2 (past SETTINGS_MAX_CONCURRENT_STREAMS) or answered with trailers only (an error status).
+  const refusedStream = (s: StreamState) => s.resetCode === H2_ERROR.REFUSED_STREAM || (s.ended && s.dataBytes === 0)
+  await until(() => h2.goaway || h2.closed || ids.every((id) => state(id).dataBytes > 0 || state(id).resetCode !== undefined || state(id).ended), 'every stream served or refused')
   const served = ids.filter((id) => state(id).dataBytes > 0).length
-  const refused = h2.goaway || h2.closed ? count - served : ids.filter((id) => state(id).resetCode === H2_ERROR.REFUSED_STREAM).length
+  const refused = h2.goaway || h2.closed ? count - served : ids.filter((id) => refusedStream(state(id))).length
   return { served, refused, close: () => h2.destroy() }
 }

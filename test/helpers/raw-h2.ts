@@ -33,6 +33,8 @@ export interface StreamState {
   dataBytes: number
   /** The RST_STREAM error code, if the server reset the stream. */
   resetCode?: number
+  /** The server ended the stream (END_STREAM on HEADERS or DATA): with trailers only, the call was answered without data. */
+  ended: boolean
 }
 
 /**
@@ -86,11 +88,14 @@ export class RawH2 {
         this.goaway = { lastStreamId: payload.readUInt32BE(0) & 0x7fffffff, code: payload.readUInt32BE(4) }
         return
       case FRAME.HEADERS:
-        if (stream) stream.responded = true
+        if (!stream) return
+        stream.responded = true
+        if (flags & FLAG.END_STREAM) stream.ended = true
         return
       case FRAME.DATA:
         if (!stream) return
         stream.dataBytes += payload.length
+        if (flags & FLAG.END_STREAM) stream.ended = true
         if (payload.length > 0) this.socket.write(frame(FRAME.WINDOW_UPDATE, 0, streamId, uint32(payload.length)))
         return
       case FRAME.RST_STREAM:
@@ -103,7 +108,7 @@ export class RawH2 {
   request(headers: Array<[string, string]>, body?: Buffer): number {
     const id = this.nextId
     this.nextId += 2
-    this.streams.set(id, { responded: false, dataBytes: 0 })
+    this.streams.set(id, { responded: false, dataBytes: 0, ended: false })
     const frames = [frame(FRAME.HEADERS, FLAG.END_HEADERS | (body ? 0 : FLAG.END_STREAM), id, headerBlock(headers))]
     if (body) frames.push(frame(FRAME.WINDOW_UPDATE, 0, id, uint32(1 << 30)), frame(FRAME.DATA, FLAG.END_STREAM, id, body))
     this.socket.write(Buffer.concat(frames))

@@ -8,6 +8,8 @@ export interface Frame {
   event: { type: string; data?: unknown; event?: { type: string; data: unknown } }
   sequence?: number
   resumeToken?: string
+  /** How many changes of one item the frame stands for, when more than one (conflation). */
+  conflated?: number
 }
 
 /** A bare `ws` client that records every frame, for asserting exact wire behaviour. */

@@ -6,6 +6,7 @@ import { follow, streamClient } from '../helpers/connect-clients.ts'
 import { until } from '../helpers/gateway.ts'
 import type { GatewayProcess } from '../helpers/gateway-process.ts'
 import { http1Get, rawRequest } from '../helpers/http-clients.ts'
+import { UNARY_STREAMS } from '../../gateway/server.ts'
 import { RawH2, SETTINGS } from '../helpers/raw-h2.ts'
 import { subscribeMany } from '../helpers/raw-grpc.ts'
 import { rawClient } from '../helpers/raw-ws.ts'
@@ -54,17 +55,18 @@ describe('timeouts, header and stream limits', () => {
   ]
   watchGateway({ args }, (w) => (gateway = w.gateway))
 
-  it('advertises the subscription limit as SETTINGS_MAX_CONCURRENT_STREAMS and the header limit as SETTINGS_MAX_HEADER_LIST_SIZE', async () => {
+  it('advertises the subscription limit plus room for unary calls as SETTINGS_MAX_CONCURRENT_STREAMS and the header limit as SETTINGS_MAX_HEADER_LIST_SIZE', async () => {
     const h2 = await RawH2.connect(gateway.port)
-    expect(h2.remoteSettings.get(SETTINGS.MAX_CONCURRENT_STREAMS)).toBe(5)
+    expect(h2.remoteSettings.get(SETTINGS.MAX_CONCURRENT_STREAMS)).toBe(5 + UNARY_STREAMS)
     expect(h2.remoteSettings.get(SETTINGS.MAX_HEADER_LIST_SIZE)).toBe(4096)
     h2.destroy()
   })
 
-  it('refuses streams past the limit on one h2c session, even from a client that ignores the setting', async () => {
-    const many = await subscribeMany(gateway.port, 12)
+  it('refuses subscriptions past the limit on one h2c session, and streams past the setting from a client that ignores it', async () => {
+    const count = 5 + UNARY_STREAMS + 10
+    const many = await subscribeMany(gateway.port, count)
     expect(many.served).toBeLessThanOrEqual(5)
-    expect(many.refused).toBe(12 - many.served)
+    expect(many.refused).toBe(count - many.served)
     expect(await gateway.metric('streamgate_subscriptions', 'transport="connect"')).toBeLessThanOrEqual(5)
     many.close()
     await gateway.released(['connect'])

@@ -101,7 +101,7 @@ export function sseTransport(gateway: Gateway, options: SseOptions) {
     routes: async (app: FastifyInstance) => {
       handleRequestsAs(app, gateway, transport)
       // A parameter given twice is refused (400) rather than guessed at.
-      const lastEventId = { lastEventId: { type: 'string' } }
+      const lastEventId = { lastEventId: { type: 'string', description: 'resume after this token (or the `Last-Event-ID` header)' } }
       const sse = { constraints: { eventStream: 'yes' }, schema: { querystring: { type: 'object', properties: lastEventId } } }
       app.get<{ Params: { streamName: string; groupId: string } }>('/streams/:streamName/:groupId', sse, (request, reply) =>
         serve(request, reply, [request.params]),
@@ -109,7 +109,8 @@ export function sseTransport(gateway: Gateway, options: SseOptions) {
       app.get<{ Params: { streamName: string; groupId: string; id: string } }>('/streams/:streamName/:groupId/:id', sse, (request, reply) =>
         serve(request, reply, [request.params]),
       )
-      const events = { schema: { querystring: { type: 'object', properties: { ...lastEventId, subscribe: { type: 'array', items: { type: 'string' } } } } } }
+      const subscribe = { type: 'array', items: { type: 'string' }, description: '`<stream>/<group>[/<id>]`, segments percent-encoded; repeatable' }
+      const events = { schema: { querystring: { type: 'object', properties: { ...lastEventId, subscribe } } } }
       app.get<{ Querystring: { subscribe?: string[] } }>('/events', events, (request, reply) =>
         serve(request, reply, parseSubscriptionList(request.query.subscribe ?? [], limits.maxSubscriptionsPerConnection)),
       )
