@@ -27,7 +27,7 @@ import { websocketTransport } from './transports/websocket/websocket-transport.t
 import { packageVersion } from './version.ts'
 
 /** What the gateway itself takes, whoever owns the HTTP server it is served on. */
-export interface GatewayOptions {
+export interface MountOptions {
   streams: StreamConfig[]
   hooks?: Hooks
   limits?: Partial<Limits>
@@ -47,7 +47,7 @@ export interface GatewayOptions {
 }
 
 /** ioredis and lmdb are loaded only by a gateway that uses them: they are a good part of the startup time. */
-async function openStore(options: GatewayOptions, historyLimit: (streamName: string) => HistoryLimit, logger: Logger): Promise<Store> {
+async function openStore(options: MountOptions, historyLimit: (streamName: string) => HistoryLimit, logger: Logger): Promise<Store> {
   if (options.redis && options.durable) throw new Error('choose one store: redis or durable, not both')
   if (options.redis) return (await import('./store/redis-store.ts')).RedisStore.connect({ ...options.redis, historyLimit, logger })
   if (options.durable) return (await import('./store/durable-store.ts')).DurableStore.open({ ...options.durable, historyLimit, logger })
@@ -64,7 +64,7 @@ const upgradeMatches = (prefix: string, url = '/') =>
  * transport's routes in `app`'s scope, takes WebSocket upgrades on `app.server`. On `app.close()` clients
  * are told to come back (preClose), then the store closes (onClose).
  */
-export async function mountGateway(app: FastifyInstance, options: GatewayOptions, serving: () => boolean = () => true) {
+export async function mountGateway(app: FastifyInstance, options: MountOptions, serving: () => boolean = () => true) {
   const logger = options.logger ?? (app.log as Logger)
   const limits = { ...defaultLimits, ...options.limits }
   const metrics = createMetrics()

@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
-import { type GatewayOptions, type MountedGateway, mountGateway } from './mount.ts'
+import { type MountOptions, type MountedGateway, mountGateway } from './mount.ts'
 
-export interface StreamgatePluginOptions extends GatewayOptions {
+export interface StreamgatePluginOptions extends MountOptions {
   /**
    * Where the gateway's routes go (`/streams/...` becomes `<prefix>/streams/...`). WebSocket upgrades are
    * taken only for the prefix and the paths below it; without a prefix, for every path: then the host app

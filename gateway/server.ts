@@ -5,7 +5,7 @@ import { redactUrl } from './core/auth.ts'
 import { defaultLimits } from './core/limits.ts'
 import { defaultHttpSettings, type HttpSettings } from './http/http-settings.ts'
 import { OnePort, type RefusedConnection, type TlsOptions } from './http/one-port.ts'
-import { type GatewayOptions, type MountedGateway, mountGateway } from './mount.ts'
+import { type MountOptions, type MountedGateway, mountGateway } from './mount.ts'
 import { clientErrorHandler, sendFailure, sendNotFound } from './transports/http-requests.ts'
 import { genReqId } from './transports/request-id.ts'
 
@@ -31,7 +31,7 @@ const requestSerializer = (request: FastifyRequest) => ({
   remotePort: request.socket?.remotePort,
 })
 
-export interface ServerOptions extends GatewayOptions {
+export interface ServerOptions extends MountOptions {
   /** Timeouts and sizes of the shared port's HTTP/1.1 and HTTP/2 servers. */
   http?: Partial<HttpSettings>
   /** With a certificate the port speaks HTTPS (HTTP/2 and HTTP/1.1 by ALPN) and wss://. */
