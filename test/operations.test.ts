@@ -47,6 +47,68 @@ describe('health, readiness and metrics', () => {
   })
 })
 
+describe('metric names and latencies', () => {
+  it('names process metrics once, with the streamgate_ prefix', async () => {
+    gw = await startGateway()
+    const text = await (await fetch(`${gw.url}/metrics`)).text()
+    expect(text).toMatch(/^streamgate_process_cpu_seconds_total \d/m)
+    expect(text).toMatch(/^streamgate_nodejs_eventloop_lag_seconds \d/m)
+    expect(text).not.toContain('streamgate_process_process_')
+    expect(text).not.toContain('streamgate_process_nodejs_')
+    // Counters end in _total; every metric has a help text.
+    for (const [, name, type] of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
+      if (type === 'counter') expect(name).toMatch(/_total$/)
+      expect(text).toMatch(new RegExp(`^# HELP ${name} \\S`, 'm'))
+    }
+  })
+
+  it('times each write by operation and transport, and each delivered record once per round', async () => {
+    gw = await startGateway()
+    const a = await rawClient(gw.wsUrl)
+    const b = await rawClient(gw.wsUrl)
+    a.join('todo', 'm')
+    b.join('todo', 'm')
+    await until(() => a.frames.length === 1 && b.frames.length === 1, 'syncs')
+    const count = (labels: string) => metric(gw!.url, 'streamgate_write_duration_seconds_count', labels)
+    expect(await count('operation="set",transport="rest"')).toBe(0)
+    await rest(gw.url, 'PUT', '/streams/todo/m/x', { title: 't' })
+    expect(await count('operation="set",transport="rest"')).toBe(1)
+    // A refused write never reaches the store, and is not timed.
+    await rest(gw.url, 'PUT', '/streams/todo/m/x', { title: '' })
+    expect(await count('operation="set",transport="rest"')).toBe(1)
+    await gw.server.streams.todo!.set('m', 'y', { title: 'u' })
+    expect(await count('operation="set",transport="internal"')).toBe(1)
+    await rest(gw.url, 'DELETE', '/streams/todo/m/y')
+    expect(await count('operation="delete",transport="rest"')).toBe(1)
+    await rest(gw.url, 'POST', '/streams/todo/m/events', { type: 'ping', data: {} })
+    expect(await count('operation="send",transport="rest"')).toBe(1)
+    expect(await metric(gw.url, 'streamgate_write_duration_seconds_bucket', 'le="+Inf",operation="set",transport="rest"')).toBe(1)
+    await until(() => a.frames.length === 5 && b.frames.length === 5, 'four records at both clients')
+    // Four records reached two connections: four observations, not eight.
+    await until(async () => (await metric(gw!.url, 'streamgate_delivery_lag_seconds_count')) === 4, 'lag observed per record')
+    expect(await metric(gw.url, 'streamgate_delivery_lag_seconds_bucket', 'le="+Inf"')).toBe(4)
+    a.close()
+    b.close()
+  })
+
+  it('reports the bytes waiting in outbound queues when scraped', async () => {
+    gw = await startGateway({ limits: { maxQueueBytes: 64 * 1024 * 1024, conflateBytes: 64 * 1024 * 1024 } })
+    const slow = await rawClient(gw.wsUrl)
+    slow.join('chat', 'q')
+    await until(() => slow.frames.length === 1, 'sync')
+    expect(await metric(gw.url, 'streamgate_outbound_queued_bytes', 'transport="websocket"')).toBe(0)
+    ;(slow.ws as unknown as { _socket: { pause(): void } })._socket.pause()
+    const big = 'x'.repeat(64 * 1024)
+    // More than the loopback socket buffers hold: the rest waits in the gateway's queue.
+    for (let i = 0; i < 400; i++) await gw.server.streams.chat!.set('q', `i${i}`, { text: big })
+    await until(async () => (await metric(gw!.url, 'streamgate_outbound_queued_bytes', 'transport="websocket"')) > 1024 * 1024, 'queued bytes reported')
+    ;(slow.ws as unknown as { _socket: { resume(): void } })._socket.resume()
+    await until(() => slow.frames.length === 401, 'every change delivered', 30_000)
+    expect(await metric(gw.url, 'streamgate_outbound_queued_bytes', 'transport="websocket"')).toBe(0)
+    slow.close()
+  })
+})
+
 describe('slow consumers', () => {
   it('closes a connection whose outbound queue passes the limit with 1013, and others keep receiving', async () => {
     gw = await startGateway({ limits: { maxQueueBytes: 256 * 1024 } })

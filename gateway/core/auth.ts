@@ -1,5 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http'
+import type { Logger } from 'pino'
 import { GatewayError } from '../model/errors.ts'
+import type { Transport } from '../observability/metrics.ts'
 
 /** What `authenticate` receives: Node's lower-cased headers, the request target with its query, the token. */
 export interface AuthRequest {
@@ -18,8 +20,17 @@ export interface Hooks {
   authenticate?: (request: AuthRequest) => unknown
 }
 
+/** Where the lines about one request or connection go: a child logger that names it (`reqId`, `connId`). */
+export type Log = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>
+
+/** How a client reached the gateway: its transport (for metrics only: no decision depends on it) and its log. */
+export interface Via {
+  transport: Transport
+  log: Log
+}
+
 /** Who makes a call: a client with its auth context, or code embedded in the gateway's process. */
-export type Caller = { kind: 'client'; authContext: unknown } | { kind: 'internal' }
+export type Caller = ({ kind: 'client'; authContext: unknown } & Via) | { kind: 'internal' }
 export const INTERNAL: Caller = { kind: 'internal' }
 
 /** An RFC 9110 token: what an authentication scheme is made of. */

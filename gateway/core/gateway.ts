@@ -1,9 +1,9 @@
 import type { Logger } from 'pino'
 import { GatewayError } from '../model/errors.ts'
 import type { Address, CustomEvent, GroupInfo, Item, JsonObject, LogRecord } from '../model/records.ts'
-import type { Metrics } from '../observability/metrics.ts'
+import type { Metrics, Transport } from '../observability/metrics.ts'
 import type { Store } from '../store/store.ts'
-import { type AuthRequest, type Caller, type Hooks } from './auth.ts'
+import { type AuthRequest, type Caller, type Hooks, type Via } from './auth.ts'
 import { Hub } from './hub.ts'
 import { checkAddress, checkName, checkPayload } from './input-checks.ts'
 import type { Limits } from './limits.ts'
@@ -48,24 +48,31 @@ export class Gateway implements SessionContext {
   readonly limits: Limits
   readonly metrics: Metrics
   readonly logger: Logger
+  readonly sessions = new Set<Session>()
   private readonly hooks: Hooks
 
   constructor(options: GatewayOptions) {
     ;({ registry: this.registry, store: this.store, limits: this.limits, metrics: this.metrics, logger: this.logger, hooks: this.hooks } = options)
-    this.hub = new Hub(this.store)
+    this.hub = new Hub(this.store, this.metrics.deliveryLag)
+    this.metrics.measureQueuedBytes(() => this.queuedBytes())
     this.store.subscribe({
       record: (record) => this.hub.publish(record),
       lost: (streamName, groupId) => this.hub.lost(streamName, groupId),
     })
   }
 
+  /** Starts timing a store write; the returned function records it (a write that failed is not measured). */
+  private timeWrite(operation: 'set' | 'delete' | 'send', caller: Caller) {
+    return this.metrics.writeDuration.startTimer({ operation, transport: caller.kind === 'internal' ? 'internal' : caller.transport })
+  }
+
   /** Runs the config's `authenticate` hook; without one every caller is anonymous. */
-  async authenticate(request: Omit<AuthRequest, 'token'> & { token: string | undefined }): Promise<Caller> {
-    if (!this.hooks.authenticate) return { kind: 'client', authContext: undefined }
+  async authenticate(request: Omit<AuthRequest, 'token'> & { token: string | undefined }, via: Via): Promise<Caller> {
+    if (!this.hooks.authenticate) return { kind: 'client', authContext: undefined, ...via }
     try {
-      return { kind: 'client', authContext: (await this.hooks.authenticate(request)) ?? undefined }
+      return { kind: 'client', authContext: (await this.hooks.authenticate(request)) ?? undefined, ...via }
     } catch (error) {
-      this.logger.debug({ err: error }, 'authentication refused')
+      via.log.debug({ err: error }, 'authentication refused')
       throw new GatewayError('UNAUTHENTICATED', 'authentication failed')
     }
   }
@@ -79,7 +86,7 @@ export class Gateway implements SessionContext {
     try {
       allowed = Boolean(await stream.canAccess(subscription, caller.authContext))
     } catch (error) {
-      this.logger.warn({ err: error, stream: address.streamName }, 'canAccess threw; access denied')
+      caller.log.warn({ err: error, stream: address.streamName }, 'canAccess threw; access denied')
     }
     if (!allowed) throw new GatewayError('PERMISSION_DENIED', 'Access denied')
   }
@@ -117,7 +124,9 @@ export class Gateway implements SessionContext {
     const value = await stream.validate(JSON.parse(json))
     if (!isPlainObject(value)) throw new GatewayError('INVALID_ARGUMENT', "the stream's schema must produce an object")
     const item: Item = { ...value, id: address.id }
+    const written = this.timeWrite('set', caller)
     const { previous, record } = await this.store.set(address.streamName, address.groupId, item)
+    written()
     this.metrics.eventsWritten.inc()
     return { item, created: previous === null, record }
   }
@@ -125,7 +134,9 @@ export class Gateway implements SessionContext {
   async delete(caller: Caller, address: Required<Address>): Promise<Item> {
     checkAddress(address, true, this.limits)
     await this.authorize(caller, address)
+    const written = this.timeWrite('delete', caller)
     const result = await this.store.delete(address.streamName, address.groupId, address.id)
+    written()
     if (!result?.previous) throw new GatewayError('NOT_FOUND', `item "${address.id}" not found in ${address.streamName}/${address.groupId}`)
     this.metrics.eventsWritten.inc()
     return result.previous
@@ -140,7 +151,9 @@ export class Gateway implements SessionContext {
     if (Buffer.byteLength(json) > this.limits.maxItemBytes) {
       throw new GatewayError('PAYLOAD_TOO_LARGE', `event data is larger than ${this.limits.maxItemBytes} bytes`)
     }
+    const written = this.timeWrite('send', caller)
     const record = await this.store.send(address.streamName, address.groupId, address.id, { type: event.type, data: JSON.parse(json) })
+    written()
     this.metrics.eventsWritten.inc()
     return record
   }
@@ -174,6 +187,13 @@ export class Gateway implements SessionContext {
 
   listStreams(): string[] {
     return this.registry.names()
+  }
+
+  /** The bytes of every open session's outbound queue, by transport; walks the sessions, so only when scraped. */
+  private queuedBytes(): Map<Transport, number> {
+    const bytes = new Map<Transport, number>()
+    for (const session of this.sessions) bytes.set(session.transport, (bytes.get(session.transport) ?? 0) + session.queuedBytes)
+    return bytes
   }
 
   openSession(options: SessionOptions): Session {

@@ -43,12 +43,20 @@ export class Hub {
   private readonly dirty: Follower[] = []
   private flushed = 0
   private scheduled = false
+  /** The store timestamps of the round's records that had followers, for the lag observed when it ends. */
+  private delivered: number[] = []
 
   /** Snapshot reads not yet started, by group and item: the callers of one turn share them. */
   private readonly reads = new Map<string, Promise<Snapshot>>()
 
-  /** The store is told which groups have local subscribers, so a shared store only sends those. */
-  constructor(private readonly store: Pick<Store, 'watch' | 'unwatch' | 'snapshot'>) {}
+  /**
+   * The store is told which groups have local subscribers, so a shared store only sends those. `lag` takes
+   * seconds from a record's store timestamp to the end of the round that handed it to its followers' wires.
+   */
+  constructor(
+    private readonly store: Pick<Store, 'watch' | 'unwatch' | 'snapshot'>,
+    private readonly lag: { observe(seconds: number): void },
+  ) {}
 
   /**
    * The group's (or item's) snapshot, read once for every caller of the same turn: 200 joins of a group in
@@ -125,6 +133,17 @@ export class Hub {
     return frame
   }
 
+  /**
+   * Once per record and round, not per connection. Store clocks may run ahead of this one (a burst in one
+   * group, or another host's clock with Redis): a lag below zero counts as none.
+   */
+  private observeLag() {
+    if (this.delivered.length === 0) return
+    const now = Date.now()
+    for (const timestamp of this.delivered) this.lag.observe(Math.max(0, now - timestamp) / 1000)
+    this.delivered.length = 0
+  }
+
   private schedule() {
     if (this.scheduled) return
     this.scheduled = true
@@ -143,6 +162,7 @@ export class Hub {
           const key = groupKey(record.streamName, record.groupId)
           const followers = this.groups.get(key)
           if (!followers) continue
+          this.delivered.push(record.timestamp)
           this.current = { key, delivery: deliveryOf(record), followers: followers.values() }
         }
         for (let step = this.current.followers.next(); ; step = this.current.followers.next()) {
@@ -160,6 +180,7 @@ export class Hub {
       }
       this.dirty.length = 0
       this.flushed = 0
+      this.observeLag()
       this.round = this.published
       this.published = []
       this.next = 0

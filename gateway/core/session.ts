@@ -4,7 +4,7 @@ import { groupKey } from '../model/group-key.ts'
 import type { Address, LogRecord, Snapshot } from '../model/records.ts'
 import type { Metrics, Transport } from '../observability/metrics.ts'
 import type { Store } from '../store/store.ts'
-import type { Caller } from './auth.ts'
+import type { Caller, Log } from './auth.ts'
 import { type Delivery, deliveryOf } from './delivery.ts'
 import { type Disconnect, disconnectMessage } from './disconnect.ts'
 import type { Follower, Hub } from './hub.ts'
@@ -22,6 +22,8 @@ export interface SessionContext {
   readonly limits: Limits
   readonly metrics: Metrics
   readonly logger: Logger
+  /** The open sessions, for what is measured over all of them when metrics are scraped. */
+  readonly sessions: Set<Session>
   authorize(caller: Caller, address: Address): Promise<void>
 }
 
@@ -81,15 +83,24 @@ export class Session implements Follower {
   private readonly format: WireFormat
   private readonly wire: Wire
   private readonly framesDelivered: { inc(count: number): void }
+  /** The connection's own log (its lines name it), or the gateway's for an in-process session. */
+  private readonly log: Log
 
   constructor(
     private readonly context: SessionContext,
     options: SessionOptions,
   ) {
     ;({ caller: this.caller, transport: this.transport, format: this.format, wire: this.wire } = options)
+    this.log = this.caller.kind === 'client' ? this.caller.log : context.logger
     this.budget = options.budget ?? { used: 0 }
     this.queue = new OutboundQueue(this.format, context.limits)
     this.framesDelivered = context.metrics.framesDelivered.labels(this.transport)
+    context.sessions.add(this)
+  }
+
+  /** Bytes waiting in the outbound queue, not yet handed to the wire. */
+  get queuedBytes() {
+    return this.queue.bytes
   }
 
   /**
@@ -99,7 +110,7 @@ export class Session implements Follower {
    * to the wire.
    */
   async subscribe(subscriptionId: string, address: Address, resumeFrom?: LogPosition | null): Promise<void> {
-    const { limits, metrics, hub, logger } = this.context
+    const { limits, metrics, hub } = this.context
     const previous = this.subscriptions.get(subscriptionId)
     if (previous) this.remove(previous)
     if (this.closed) return
@@ -129,7 +140,7 @@ export class Session implements Follower {
       const current = this.subscriptions.get(subscriptionId)
       if (current?.address === address) this.remove(current)
       if (this.closed) return
-      if (!(error instanceof GatewayError)) logger.error({ err: error, address }, 'subscription failed')
+      if (!(error instanceof GatewayError)) this.log.error({ err: error, address }, 'subscription failed')
       const failure = error instanceof GatewayError ? error : new GatewayError('INTERNAL', 'subscription failed')
       metrics.rejectedInputs.inc({ transport: this.transport, reason: failure.code.toLowerCase() })
       try {
@@ -147,7 +158,7 @@ export class Session implements Follower {
   async subscribeAll(addresses: Address[], token: string | undefined): Promise<void> {
     const groups = [...new Set(addresses.map((a) => groupKey(a.streamName, a.groupId)))]
     const from = token === undefined ? undefined : parseResumeToken(token, groups.length)
-    if (from === null) this.context.logger.debug('unusable resume token: starting from a fresh sync')
+    if (from === null) this.log.debug('unusable resume token: starting from a fresh sync')
     if (this.format.position) this.positions = new Positions(groups, from)
     const positionOf = (a: Address) => (from ? from[groups.indexOf(groupKey(a.streamName, a.groupId))] : from)
     await Promise.all(addresses.map((address, i) => this.subscribe(String(i), address, positionOf(address))))
@@ -285,7 +296,7 @@ export class Session implements Follower {
   private resyncOne(sub: ActiveSubscription) {
     sub.buffer = []
     this.catchUp(sub, null).catch((error) => {
-      this.context.logger.warn({ err: error, address: sub.address }, 're-sync failed; retrying in 1 s')
+      this.log.warn({ err: error, address: sub.address }, 're-sync failed; retrying in 1 s')
       setTimeout(() => this.isCurrent(sub) && this.resyncOne(sub), RESYNC_RETRY_MS).unref()
     })
   }
@@ -311,7 +322,7 @@ export class Session implements Follower {
   }
 
   private fail(error: unknown) {
-    this.context.logger.error({ err: error, transport: this.transport }, 'delivery failed; closing the connection')
+    this.log.error({ err: error, transport: this.transport }, 'delivery failed; closing the connection')
     this.end('internal')
   }
 
@@ -321,7 +332,7 @@ export class Session implements Follower {
     this.close()
     if (reason === 'slow_consumer') {
       this.context.metrics.queueLimitCloses.inc({ transport: this.transport })
-      this.context.logger.warn({ transport: this.transport }, disconnectMessage.slow_consumer)
+      this.log.warn({ transport: this.transport }, disconnectMessage.slow_consumer)
     }
     this.wire.close(reason)
   }
@@ -332,5 +343,6 @@ export class Session implements Follower {
     for (const sub of [...this.subscriptions.values()]) this.remove(sub)
     this.closed = true
     this.queue.take()
+    this.context.sessions.delete(this)
   }
 }

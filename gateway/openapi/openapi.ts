@@ -34,7 +34,8 @@ function itemComponents(streams: StreamConfig[]): Record<string, JsonSchema> {
  */
 export const openApi = fp<{ streams: StreamConfig[]; version: string }>(async (app, { streams, version }) => {
   app.addHook('onRoute', (route) => {
-    const schema = typeof route.method === 'string' && !route.constraints ? routeSchemas[`${route.method} ${route.url}`] : undefined
+    // Under a host app's prefix, the route's own path names its schema.
+    const schema = typeof route.method === 'string' && !route.constraints ? routeSchemas[`${route.method} ${route.url.slice(route.prefix.length)}`] : undefined
     if (!schema) return
     // A route's own schema (the SSE query strings: arrays coerced, a repeated parameter refused) keeps
     // validating; the documenting schemas only describe: the core decides what is valid.

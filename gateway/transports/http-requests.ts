@@ -52,7 +52,7 @@ export function handleRequestsAs(app: FastifyInstance, gateway: Gateway, transpo
   app.decorateRequest('caller', null as never)
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => sendFailure(gateway, transport, error, request, reply))
   app.addHook('preHandler', async (request) => {
-    request.caller = await gateway.authenticate({ headers: request.headers, url: request.url, token: tokenFrom(request.headers, request.url) })
+    request.caller = await gateway.authenticate({ headers: request.headers, url: request.url, token: tokenFrom(request.headers, request.url) }, { transport, log: request.log })
   })
 }
 

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
 import http2, { type Http2ServerRequest, type Http2ServerResponse } from 'node:http2'
 import { type ConnectError, type HandlerContext, createContextKey } from '@connectrpc/connect'
-import { type Caller, tokenFrom } from '../../core/auth.ts'
+import { type Caller, type Log, tokenFrom } from '../../core/auth.ts'
 import type { Gateway } from '../../core/gateway.ts'
 import { toConnectError } from './errors.ts'
 
@@ -9,6 +9,8 @@ import { toConnectError } from './errors.ts'
 export interface Exchange {
   request: IncomingMessage | Http2ServerRequest
   response: ServerResponse | Http2ServerResponse
+  /** Fastify's request logger: its lines carry the request id. */
+  log: Log
 }
 
 export const exchangeKey = createContextKey<Exchange | undefined>(undefined, { description: 'streamgate HTTP exchange' })
@@ -19,9 +21,9 @@ const callerKey = createContextKey<Caller | undefined>(undefined, { description:
  * header object (gRPC metadata are HTTP/2 headers) and the request target; the token is found by the same
  * rules (`authorization: Bearer`, else `?authToken=`). Runs before the request body is read.
  */
-export async function authenticateRequest(gateway: Gateway, headers: IncomingHttpHeaders, url: string): Promise<Caller> {
+export async function authenticateRequest(gateway: Gateway, headers: IncomingHttpHeaders, url: string, log: Log): Promise<Caller> {
   try {
-    return await gateway.authenticate({ headers, url, token: tokenFrom(headers, url) })
+    return await gateway.authenticate({ headers, url, token: tokenFrom(headers, url) }, { transport: 'connect', log })
   } catch (error) {
     throw toConnectError(error)
   }
@@ -34,13 +36,16 @@ export function authenticateCall(gateway: Gateway, onRefused: (failure: ConnectE
     const headers = exchange?.request.headers ?? Object.fromEntries(context.requestHeader)
     const url = exchange?.request.url ?? new URL(context.url).pathname
     try {
-      context.values.set(callerKey, await authenticateRequest(gateway, headers, url))
+      context.values.set(callerKey, await authenticateRequest(gateway, headers, url, logOf(gateway, context)))
     } catch (error) {
       onRefused(error as ConnectError)
       throw error
     }
   }
 }
+
+/** The call's request logger, or the gateway's for a call that came without an exchange. */
+export const logOf = (gateway: Gateway, context: HandlerContext): Log => context.values.get(exchangeKey)?.log ?? gateway.logger
 
 export function callerOf(context: HandlerContext): Caller {
   const caller = context.values.get(callerKey)

@@ -40,7 +40,7 @@ export function connectTransport(gateway: Gateway, options: Partial<ConnectTrans
   return {
     routes: async (app: FastifyInstance) => {
       app.addHook('onRequest', async (request, reply) => {
-        const exchange: Exchange = { request: request.raw, response: reply.raw }
+        const exchange: Exchange = { request: request.raw, response: reply.raw, log: request.log }
         exchanges.set(request.raw, exchange)
         open.set(exchange, new Promise<void>((resolve) => whenWritten(exchange, resolve)).then(() => void open.delete(exchange)))
       })

@@ -1,10 +1,10 @@
 import { toJson } from '@bufbuild/protobuf'
 import { ValueSchema } from '@bufbuild/protobuf/wkt'
-import { Code, type ConnectRouter, type MethodImpl, type ServiceImpl } from '@connectrpc/connect'
+import { Code, type ConnectRouter, type HandlerContext, type MethodImpl, type ServiceImpl } from '@connectrpc/connect'
 import type { Gateway } from '../../core/gateway.ts'
 import { resumeToken } from '../../core/resume-token.ts'
 import { StreamService } from '../../gen/streamgate/v1/stream_pb.ts'
-import { authenticateCall, callerOf } from './call-context.ts'
+import { authenticateCall, callerOf, logOf } from './call-context.ts'
 import { rejectionReason, toConnectError } from './errors.ts'
 import { addressOf } from './messages.ts'
 
@@ -21,37 +21,37 @@ type UnaryMethods = Omit<ServiceImpl<typeof StreamService>, 'subscribe'>
  * served on the HTTP stream itself (subscribe-route.ts).
  */
 export function streamServiceRoutes(router: ConnectRouter, gateway: Gateway) {
-  const { metrics, logger } = gateway
+  const { metrics } = gateway
   /** Runs a unary call, mapping core errors to Connect codes. */
-  const unary = async <T>(work: () => Promise<T>): Promise<T> => {
+  const unary = async <T>(context: HandlerContext, work: () => Promise<T>): Promise<T> => {
     try {
       return await work()
     } catch (error) {
       const failure = toConnectError(error)
-      if (failure.code === Code.Internal) logger.error({ err: error }, 'connect call failed')
+      if (failure.code === Code.Internal) logOf(gateway, context).error({ err: error }, 'connect call failed')
       metrics.rejectedInputs.inc({ transport, reason: rejectionReason(failure) })
       throw failure
     }
   }
 
   const methods: UnaryMethods = {
-    get: (request, context) => unary(async () => ({ item: await gateway.get(callerOf(context), itemAddress(request)) })),
-    list: (request, context) => unary(async () => ({ items: await gateway.list(callerOf(context), { streamName: request.streamName, groupId: request.groupId }) })),
+    get: (request, context) => unary(context, async () => ({ item: await gateway.get(callerOf(context), itemAddress(request)) })),
+    list: (request, context) => unary(context, async () => ({ items: await gateway.list(callerOf(context), { streamName: request.streamName, groupId: request.groupId }) })),
     set: (request, context) =>
-      unary(async () => {
+      unary(context, async () => {
         const { item, created, record } = await gateway.set(callerOf(context), itemAddress(request), request.data)
         return { item, created, timestamp: BigInt(record.timestamp), resumeToken: resumeToken(record.epoch, record.seq) }
       }),
-    delete: (request, context) => unary(async () => ({ item: await gateway.delete(callerOf(context), itemAddress(request)) })),
+    delete: (request, context) => unary(context, async () => ({ item: await gateway.delete(callerOf(context), itemAddress(request)) })),
     send: (request, context) =>
-      unary(async () => {
+      unary(context, async () => {
         const data = request.data === undefined ? undefined : toJson(ValueSchema, request.data)
         const record = await gateway.send(callerOf(context), addressOf(request), { type: request.type, data })
         return { timestamp: BigInt(record.timestamp) }
       }),
-    listStreams: () => unary(async () => ({ streams: gateway.listStreams().map((name) => ({ name })) })),
+    listStreams: (_request, context) => unary(context, async () => ({ streams: gateway.listStreams().map((name) => ({ name })) })),
     listGroups: (request, context) =>
-      unary(async () => {
+      unary(context, async () => {
         const page = await gateway.listGroups(callerOf(context), request.streamName, { after: request.after || undefined, limit: request.limit || undefined })
         return { groups: page.groups, nextAfter: page.next ?? '' }
       }),

@@ -37,7 +37,7 @@ const header = (headers: IncomingHttpHeaders, name: string): string | null => {
  * async iteration): the core's rounds go straight into the stream. connect-es serves every unary method.
  */
 export function subscribeRoute(gateway: Gateway, options: SubscribeRouteOptions) {
-  const { metrics, logger } = gateway
+  const { metrics } = gateway
   const calls = new Set<SubscribeCall>()
   let closing = false
   const joined = { proto: new JoinedFrames(), json: new JoinedFrames() }
@@ -53,7 +53,7 @@ export function subscribeRoute(gateway: Gateway, options: SubscribeRouteOptions)
 
   async function serve(request: FastifyRequest, reply: FastifyReply) {
     reply.hijack()
-    const exchange: Exchange = { request: request.raw, response: reply.raw }
+    const exchange: Exchange = { request: request.raw, response: reply.raw, log: request.log }
     const headers = reply.getHeaders() as OutgoingHttpHeaders
     // Before a call exists, the answers connect-es gives: 405 and 415, without a body.
     if (request.method !== 'POST') return void reply.raw.writeHead(405, headers).end()
@@ -77,7 +77,7 @@ export function subscribeRoute(gateway: Gateway, options: SubscribeRouteOptions)
     if (timeout.timeoutMs !== undefined) call.deadline(timeout.timeoutMs)
     try {
       // As in connect-es: authentication before the body is read, then the request's own errors.
-      const caller = await authenticateRequest(gateway, request.raw.headers, request.raw.url ?? PATH)
+      const caller = await authenticateRequest(gateway, request.raw.headers, request.raw.url ?? PATH, request.log)
       const compression = compressionNegotiate(
         REQUEST_COMPRESSION,
         header(request.headers, protocol.headers.encoding),
@@ -99,7 +99,7 @@ export function subscribeRoute(gateway: Gateway, options: SubscribeRouteOptions)
       if (call.done) return
       const failure = toConnectError(error)
       // connect-es's own refusals (an undecodable message is INTERNAL there) are the client's doing.
-      if (failure.code === Code.Internal && !(error instanceof ConnectError)) logger.error({ err: error }, 'subscribe failed')
+      if (failure.code === Code.Internal && !(error instanceof ConnectError)) request.log.error({ err: error }, 'subscribe failed')
       metrics.rejectedInputs.inc({ transport, reason: rejectionReason(failure) })
       call.end(failure)
     }

@@ -2,12 +2,13 @@ import type { IncomingMessage } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { WebSocket, WebSocketServer } from 'ws'
-import { tokenFrom } from '../../core/auth.ts'
+import { type Caller, type Log, tokenFrom } from '../../core/auth.ts'
 import { resumeFromToken } from '../../core/resume-token.ts'
 import type { Gateway } from '../../core/gateway.ts'
 import type { Disconnect } from '../../core/disconnect.ts'
 import type { Wire } from '../../core/wire.ts'
 import { errorFrame } from '../motia-frames.ts'
+import { REQUEST_ID_HEADER, requestId } from '../request-id.ts'
 import { textFrame, websocketFormat } from './websocket-format.ts'
 import { parseClientFrame } from './join-message.ts'
 
@@ -57,6 +58,9 @@ export function websocketTransport(gateway: Gateway, options: WebSocketTransport
     handleProtocols: (protocols) => (protocols.has('Authorization') ? 'Authorization' : (protocols.values().next().value ?? false)),
   })
   const alive = new WeakSet<WebSocket>()
+  // The connection id goes back in the 101 answer, as HTTP requests get theirs.
+  const connIds = new WeakMap<IncomingMessage, string>()
+  wss.on('headers', (headers, request) => headers.push(`${REQUEST_ID_HEADER}: ${connIds.get(request)}`))
 
   const heartbeat = setInterval(() => {
     for (const ws of wss.clients) {
@@ -70,7 +74,7 @@ export function websocketTransport(gateway: Gateway, options: WebSocketTransport
   }, options.pingIntervalMs)
   heartbeat.unref()
 
-  function connect(ws: WebSocket, caller: Awaited<ReturnType<Gateway['authenticate']>>) {
+  function connect(ws: WebSocket, caller: Caller, log: Log) {
     metrics.connections.inc({ transport })
     alive.add(ws)
     ws.on('pong', () => alive.add(ws))
@@ -90,7 +94,7 @@ export function websocketTransport(gateway: Gateway, options: WebSocketTransport
     const wire: Wire = {
       write,
       refused: (subscriptionId, address, error) => {
-        logger.debug({ subscriptionId, address, code: error.code }, 'join refused')
+        log.debug({ subscriptionId, address, code: error.code }, 'join refused')
         write([textFrame(errorFrame(address, error))])
       },
       close: (reason) => {
@@ -107,7 +111,7 @@ export function websocketTransport(gateway: Gateway, options: WebSocketTransport
       const message = parseClientFrame(isBinary || typeof data !== 'string' ? data.toString() : data)
       if ('invalid' in message) {
         metrics.rejectedInputs.inc({ transport, reason: message.invalid })
-        logger.debug({ reason: message.invalid }, 'ignored websocket frame')
+        log.debug({ reason: message.invalid }, 'ignored websocket frame')
         return
       }
       if (message.type === 'leave') session.unsubscribe(message.subscriptionId)
@@ -116,7 +120,7 @@ export function websocketTransport(gateway: Gateway, options: WebSocketTransport
     ws.on('error', (err) => {
       // ws closes with 1009 for an oversized frame and 1002/1007 for protocol errors; the log says which.
       metrics.rejectedInputs.inc({ transport, reason: 'protocol_error' })
-      logger.debug({ err }, 'websocket error')
+      log.debug({ err }, 'websocket error')
     })
     ws.on('close', () => {
       session.close()
@@ -126,7 +130,11 @@ export function websocketTransport(gateway: Gateway, options: WebSocketTransport
 
   return {
     async handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer) {
-      socket.on('error', (err) => logger.debug({ err }, 'upgrade socket error'))
+      // Every line about the connection names it; the upgrade's `x-request-id`, when sane, is its id.
+      const connId = requestId(request.headers)
+      const log = logger.child({ connId })
+      connIds.set(request, connId)
+      socket.on('error', (err) => log.debug({ err }, 'upgrade socket error'))
       const { origin, host } = request.headers
       if (origin !== undefined && options.allowedOrigins.length > 0 && !options.allowedOrigins.includes(origin) && !isSameOrigin(origin, host)) {
         metrics.rejectedInputs.inc({ transport, reason: 'origin_not_allowed' })
@@ -135,13 +143,13 @@ export function websocketTransport(gateway: Gateway, options: WebSocketTransport
       let caller
       try {
         const url = request.url ?? '/'
-        caller = await gateway.authenticate({ headers: request.headers, url, token: tokenFrom(request.headers, url) })
+        caller = await gateway.authenticate({ headers: request.headers, url, token: tokenFrom(request.headers, url) }, { transport, log })
       } catch {
         metrics.rejectedInputs.inc({ transport, reason: 'unauthenticated' })
         return refuseUpgrade(socket, '401 Unauthorized', 'Authentication failed')
       }
       if (socket.destroyed) return
-      wss.handleUpgrade(request, socket, head, (ws) => connect(ws, caller))
+      wss.handleUpgrade(request, socket, head, (ws) => connect(ws, caller, log))
     },
 
     /** Tells every client to come back (1001) and waits for the sockets to close. */
