@@ -232,7 +232,7 @@ describe('the durable store on disk', () => {
           await store.set(`p${s}`, g, item)
           written.set(JSON.stringify([s, g, id]), item)
         }
-        for (const [s, g, id] of keys) expect(await store.get(`p${s}`, g, id)).toEqual(JSON.parse(JSON.stringify(written.get(JSON.stringify([s, g, id])))))
+        for (const [s, g, id] of keys) expect((await store.get(`p${s}`, g, id))?.item).toEqual(JSON.parse(JSON.stringify(written.get(JSON.stringify([s, g, id])))))
         for (const [s, g, id] of keys) await store.delete(`p${s}`, g, id)
         for (const [s, g] of keys) expect(await store.list(`p${s}`, g)).toEqual([])
       }),

@@ -133,7 +133,7 @@ describe('Redis store: several instances on one Redis', () => {
     await store.delete('chat', 'order', 'c')
     await store.set('chat', 'order', { id: 'c', again: true })
     expect((await store.list('chat', 'order')).map((i) => i.id)).toEqual(['b', 'a', 'c'])
-    expect(await store.get('chat', 'order', 'a')).toEqual({ id: 'a', big: 12345678901234567, nested: { s: 'ü"\\\n', list: [1, null, true] } })
+    expect((await store.get('chat', 'order', 'a'))?.item).toEqual({ id: 'a', big: 12345678901234567, nested: { s: 'ü"\\\n', list: [1, null, true] } })
     expect((await store.snapshot('chat', 'order', 'b')).items).toEqual([{ id: 'b', x: 2 }])
     expect((await store.snapshot('chat', 'order', 'missing')).items).toEqual([])
     expect(await store.delete('chat', 'order', 'missing')).toBeNull()
@@ -329,8 +329,8 @@ describe('Redis store: key layout and prefix', () => {
     const two = await openStore({ prefix: freshPrefix() })
     await one.store.set('chat', 'a:b', { id: 'x', from: 'one' })
     await two.store.set('chat', 'a:b', { id: 'x', from: 'two' })
-    expect(await one.store.get('chat', 'a:b', 'x')).toEqual({ id: 'x', from: 'one' })
-    expect(await two.store.get('chat', 'a:b', 'x')).toEqual({ id: 'x', from: 'two' })
+    expect((await one.store.get('chat', 'a:b', 'x'))?.item).toEqual({ id: 'x', from: 'one' })
+    expect((await two.store.get('chat', 'a:b', 'x'))?.item).toEqual({ id: 'x', from: 'two' })
     const raw = await rawClient()
     expect((await raw.keys(`${one.store.prefix}*`)).sort()).toEqual(
       [`${one.store.prefix}epoch`, `${one.store.prefix}groups:4:chat`, `${one.store.prefix}items:4:chat:a:b`, `${one.store.prefix}log:4:chat:a:b`, `${one.store.prefix}meta:4:chat:a:b`].sort(),

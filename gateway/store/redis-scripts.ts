@@ -99,19 +99,19 @@ local function parse_item(stored)
   return created, tonumber(string.sub(stored, a + 1, b - 1)), string.sub(stored, b + 1)
 end
 
--- An idempotency key ('' fingerprint: none) is a string '<fingerprint>\n<answer JSON>' with the key's ttl.
+-- An idempotency key ('' fingerprint: none) is a string '<fingerprint>\\n<answer JSON>' with the key's ttl.
 -- Returns {'replay', answer} for the same request, {'reused'} for another one, nil when the key is new.
 local function replay(key, fingerprint)
   if fingerprint == '' then return nil end
   local kept = redis.call('GET', key)
   if not kept then return nil end
-  local at = string.find(kept, '\n', 1, true)
+  local at = string.find(kept, '\\n', 1, true)
   if string.sub(kept, 1, at - 1) ~= fingerprint then return {'reused'} end
   return {'replay', string.sub(kept, at + 1)}
 end
 
 local function remember(key, fingerprint, ttl, answer)
-  if fingerprint ~= '' then redis.call('SET', key, fingerprint .. '\n' .. answer, 'PX', ttl) end
+  if fingerprint ~= '' then redis.call('SET', key, fingerprint .. '\\n' .. answer, 'PX', ttl) end
 end
 
 -- {'failed', version or ''} when a condition does not hold ('' if_version: none; if_absent '1': create only).
