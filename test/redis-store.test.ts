@@ -2,7 +2,7 @@ import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { GatewayError } from '../gateway/model/errors.ts'
 import type { Item, LogRecord } from '../gateway/model/records.ts'
-import { groupIndexKey, standaloneLayout } from '../gateway/store/redis-keys.ts'
+import { expiringKey, groupIndexKey, standaloneLayout } from '../gateway/store/redis-keys.ts'
 import { standaloneScripts } from '../gateway/store/redis-scripts.ts'
 import { RedisStore, type RedisStoreOptions } from '../gateway/store/redis-store.ts'
 import { until } from './helpers/gateway.ts'
@@ -397,12 +397,15 @@ async function silentWrite(prefix: string, streamName: string, groupId: string, 
   const head = `"streamName":${JSON.stringify(streamName)},"groupId":${JSON.stringify(groupId)},"id":${JSON.stringify(item.id)}`
   await raw.eval(
     standaloneScripts.set.lua,
-    5,
+    8,
     keys.epoch,
     keys.meta,
     keys.items,
     keys.log,
+    keys.exp,
+    keys.idem(''),
     groupIndexKey(prefix, streamName, false),
+    expiringKey(prefix),
     runId,
     'unused-candidate',
     0,
@@ -413,5 +416,12 @@ async function silentWrite(prefix: string, streamName: string, groupId: string, 
     JSON.stringify(item),
     head,
     groupId,
+    // No conditions, no idempotency key, no expiry.
+    '',
+    '',
+    '',
+    0,
+    '',
+    JSON.stringify([streamName, groupId, item.id]),
   )
 }
