@@ -108,8 +108,8 @@ export function clusterCoverageProblem(slots: Array<[number, number, ...unknown[
 /**
  * What keeps a Redis unusable as the store; undefined when it is fine. An `allkeys-*` eviction policy would
  * silently delete items, clocks and histories under memory pressure. `volatile-*` policies only evict keys with
- * a TTL, and the store sets none, so they never touch its keys (at maxmemory writes then fail, like
- * `noeviction`, with UNAVAILABLE).
+ * a TTL, and the store sets one only on idempotency keys, so they never touch stream state (at maxmemory writes
+ * then fail, like `noeviction`, with UNAVAILABLE); an evicted idempotency key lets a retry write again.
  */
 export function redisServerProblem(info: Record<string, string>): string | undefined {
   const major = Number(info.redis_version?.split('.')[0])
@@ -123,7 +123,7 @@ export function redisServerProblem(info: Record<string, string>): string | undef
   if (policy?.startsWith('allkeys-')) {
     return (
       `Redis maxmemory-policy is ${policy}: under memory pressure it would silently evict stream state (items, clocks, histories). ` +
-      `Set it to noeviction (writes then fail with 503 at maxmemory) or a volatile-* policy (streamgate sets no TTLs, so those never evict its keys): ` +
+      `Set it to noeviction (writes then fail with 503 at maxmemory) or a volatile-* policy (streamgate sets TTLs only on idempotency keys, so those evict nothing else): ` +
       `CONFIG SET maxmemory-policy noeviction`
     )
   }
