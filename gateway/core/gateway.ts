@@ -145,13 +145,14 @@ export class Gateway implements SessionContext {
         ifVersion,
         ifAbsent,
         // The request as it arrived, not the schema's output: a retry is the same request even if the schema changed.
-        idempotency: idempotencyOf(idempotencyKey, this.idempotencyTtlSeconds, ['set', address, json, ifVersion, ifAbsent, ttlSeconds]),
+        idempotency: idempotencyOf(idempotencyKey, this.idempotencyTtlSeconds, ['set', address.streamName, address.groupId, address.id, json, ifVersion, ifAbsent, ttlSeconds]),
         expiresAt: ttlSeconds === undefined ? undefined : Date.now() + ttlSeconds * 1000,
       })
       .catch(countPrecondition(this.metrics))
     if (!replayed) this.metrics.eventsWritten.inc()
-    // A replay answers what the first write stored and answered.
-    return { item: record.kind === 'event' ? item : record.item, created: previous === null, record }
+    // A replay answers with what the first write stored (a set's record always carries its item).
+    const stored = replayed && record.kind !== 'event' ? record.item : item
+    return { item: stored, created: previous === null, record }
   }
 
   async delete(caller: Caller, address: Required<Address>, conditions: WriteConditions = {}): Promise<Item> {
@@ -162,7 +163,7 @@ export class Gateway implements SessionContext {
     const result = await this.store
       .delete(address.streamName, address.groupId, address.id, {
         ifVersion,
-        idempotency: idempotencyOf(idempotencyKey, this.idempotencyTtlSeconds, ['delete', address, ifVersion]),
+        idempotency: idempotencyOf(idempotencyKey, this.idempotencyTtlSeconds, ['delete', address.streamName, address.groupId, address.id, ifVersion]),
       })
       .catch(countPrecondition(this.metrics))
     if (!result?.previous) throw new GatewayError('NOT_FOUND', `item "${address.id}" not found in ${address.streamName}/${address.groupId}`)
@@ -180,7 +181,7 @@ export class Gateway implements SessionContext {
     if (Buffer.byteLength(json) > this.limits.maxItemBytes) {
       throw new GatewayError('PAYLOAD_TOO_LARGE', `event data is larger than ${this.limits.maxItemBytes} bytes`)
     }
-    const idempotency = idempotencyOf(conditions.idempotencyKey, this.idempotencyTtlSeconds, ['send', address, event.type, json])
+    const idempotency = idempotencyOf(conditions.idempotencyKey, this.idempotencyTtlSeconds, ['send', address.streamName, address.groupId, address.id, event.type, json])
     const record = await this.store.send(address.streamName, address.groupId, address.id, { type: event.type, data: JSON.parse(json) }, { idempotency })
     this.metrics.eventsWritten.inc()
     return record

@@ -97,6 +97,7 @@ export interface Store {
   /**
    * Deletes, through the log like any delete, the items whose `expiresAt` is not after `now`; returns how
    * many. Any number of instances may sweep one shared store at once: each expiry is deleted exactly once.
+   * A store that keeps idempotency keys without a TTL of its own also forgets those past their time here.
    */
   expire(now: number): Promise<number>
   /**
