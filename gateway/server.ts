@@ -170,7 +170,7 @@ export async function createGateway(options: ServerOptions) {
       await websocket.close()
       await onePort.close()
       await app.close()
-      gateway.close()
+      await gateway.close()
       await store.close()
     },
   }

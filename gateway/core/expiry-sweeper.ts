@@ -11,31 +11,32 @@ export const SWEEP_INTERVAL_MS = 250
  */
 export class ExpirySweeper {
   private readonly timer: NodeJS.Timeout
-  private running = false
+  /** The sweep in flight, if any. */
+  private running: Promise<void> | undefined
 
   constructor(
     private readonly store: Store,
     private readonly logger: Logger,
     private readonly expired: (count: number) => void,
   ) {
-    this.timer = setInterval(() => void this.sweep(), SWEEP_INTERVAL_MS)
+    this.timer = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS)
     this.timer.unref()
   }
 
-  private async sweep() {
+  private sweep() {
     if (this.running || !this.store.ready()) return
-    this.running = true
-    try {
-      const count = await this.store.expire(Date.now())
-      if (count > 0) this.expired(count)
-    } catch (error) {
-      this.logger.warn({ err: error }, 'expiry sweep failed; the next one retries')
-    } finally {
-      this.running = false
-    }
+    this.running = this.store
+      .expire(Date.now())
+      .then(
+        (count) => count > 0 && this.expired(count),
+        (error) => this.logger.warn({ err: error }, 'expiry sweep failed; the next one retries'),
+      )
+      .then(() => (this.running = undefined))
   }
 
-  stop() {
+  /** No more sweeps; resolves once the one in flight is done, so the store can close under none. */
+  async stop() {
     clearInterval(this.timer)
+    await this.running
   }
 }

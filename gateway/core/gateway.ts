@@ -74,9 +74,9 @@ export class Gateway implements SessionContext {
     this.sweeper = new ExpirySweeper(this.store, this.logger, (count) => this.metrics.expirations.inc(count))
   }
 
-  /** Stops expiring items (before the store closes). */
+  /** Stops expiring items; resolves once no sweep is in flight (then the store may close). */
   close() {
-    this.sweeper.stop()
+    return this.sweeper.stop()
   }
 
   /** Runs the config's `authenticate` hook; without one every caller is anonymous. */

@@ -126,7 +126,8 @@ end
 `
 
 /**
- * Every write script reads its conditions and idempotency key before it changes anything, and answers
+ * Every write script reads its conditions and idempotency key before it changes anything (the epoch included:
+ * a refusal or a replay reports no epoch, so it must not start one), and answers
  * {'replay', answer JSON} (the key's first answer: nothing written), {'reused'} (the key was for another
  * request), {'failed', version or ''} (a condition does not hold) or {'ok', ...} (written). Expiry: the group's
  * zset `exp` holds its expiring items by time; on a single Redis the scripts also keep the deployment's zset of
@@ -142,7 +143,6 @@ end
  * item keeps the position it was created at and takes the record's seq as its version.
  */
 const set = `
-local epoch = current_epoch(KEYS[1], ARGV[1], ARGV[2])
 local replayed = replay(KEYS[6], ARGV[13])
 if replayed then return replayed end
 local previous = redis.call('HGET', KEYS[3], ARGV[7])
@@ -150,6 +150,7 @@ local created, version, before = false, 0, false
 if previous then created, version, before = parse_item(previous) end
 local failed = conditions_fail(previous, version, ARGV[11], ARGV[12])
 if failed then return failed end
+local epoch = current_epoch(KEYS[1], ARGV[1], ARGV[2])
 local seq, ts = tick(KEYS[2], tonumber(ARGV[3]))
 local kind = 'update'
 if not previous then kind, created = 'create', int(seq) end
@@ -227,9 +228,9 @@ return {'deleted', rec}
  * eventJson, head, fingerprint, idempotencyTtlMs. Written: {'ok', record}.
  */
 const send = `
-local epoch = current_epoch(KEYS[1], ARGV[1], ARGV[2])
 local replayed = replay(KEYS[4], ARGV[9])
 if replayed then return replayed end
+local epoch = current_epoch(KEYS[1], ARGV[1], ARGV[2])
 local seq, ts = tick(KEYS[2], tonumber(ARGV[3]))
 local rec = record(epoch, seq, ts, 'event', ARGV[8], '"event":' .. ARGV[7])
 append(KEYS[2], KEYS[3], tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], rec)
