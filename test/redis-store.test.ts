@@ -338,6 +338,33 @@ describe('Redis store: key layout and prefix', () => {
     for (const key of await raw.keys(`${one.store.prefix}*`)) expect(await raw.ttl(key)).toBe(-1)
     expect(await one.store.get('chat', 'a', 'b:x')).toBeNull()
   })
+
+  it('keeps expiry and idempotency keys where documented: only idempotency keys have a TTL', async () => {
+    const { store } = await openStore({ prefix: freshPrefix() })
+    const p = store.prefix
+    await store.set('chat', 'g', { id: 'x' }, { expiresAt: Date.now() + 60_000, idempotency: { key: 'k', fingerprint: 'f', ttlMs: 30_000 } })
+    const raw = await rawClient()
+    const idem = (await raw.keys(`${p}idem:*`))[0]!
+    expect(idem).toMatch(new RegExp(`^${p}idem:4:chat:g:[0-9a-f]{40}$`))
+    expect(await raw.pttl(idem)).toBeGreaterThan(25_000)
+    expect(await raw.zrange(`${p}exp:4:chat:g`, 0, -1)).toEqual(['x'])
+    expect(await raw.zrange(`${p}expiring`, 0, -1)).toEqual([JSON.stringify(['chat', 'g', 'x'])])
+    // A set without a time clears the item's expiry from both indexes.
+    await store.set('chat', 'g', { id: 'x', again: true })
+    expect(await raw.exists(`${p}exp:4:chat:g`, `${p}expiring`)).toBe(0)
+  })
+
+  it('reads an item stored before versions existed as version 0; its next write gives it one', async () => {
+    const { store } = await openStore({ prefix: freshPrefix() })
+    await store.set('chat', 'legacy', { id: 'first' })
+    const raw = await rawClient()
+    await raw.hset(standaloneLayout(store.prefix)('chat', 'legacy').items, 'old', '1:{"id":"old","v":1}')
+    expect(await store.get('chat', 'legacy', 'old')).toEqual({ item: { id: 'old', v: 1 }, version: 0 })
+    expect((await store.list('chat', 'legacy')).map((i) => i.id).sort()).toEqual(['first', 'old'])
+    const written = await store.set('chat', 'legacy', { id: 'old', v: 2 }, { ifVersion: 0 })
+    expect(written).toMatchObject({ previous: { id: 'old', v: 1 }, record: { kind: 'update', seq: 2 } })
+    expect((await store.get('chat', 'legacy', 'old'))?.version).toBe(2)
+  })
 })
 
 describe('Redis store: epochs', () => {
