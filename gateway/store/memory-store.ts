@@ -81,24 +81,31 @@ export class MemoryStore implements Store {
 
   private static address = (streamName: string, groupId: string, tail: string) => JSON.stringify([streamName, groupId, tail])
 
-  /** The answer remembered under the key, if the key is still remembered; throws when it was for another request. */
-  private replay(streamName: string, groupId: string, idempotency: Idempotency | undefined) {
-    if (!idempotency) return undefined
-    const now = Date.now()
-    // Insertion order is expiry order (one ttl for every key): the expired ones are at the front.
+  /** Drops the keys past their time: insertion order is expiry order (one ttl for every key), so they are in front. */
+  private forget(now: number) {
     for (const [key, entry] of this.remembered) {
       if (entry.expiresAt > now) break
       this.remembered.delete(key)
     }
+  }
+
+  /** The answer remembered under the key, if the key is still remembered; throws when it was for another request. */
+  private replay(streamName: string, groupId: string, idempotency: Idempotency | undefined) {
+    if (!idempotency) return undefined
+    const now = Date.now()
+    this.forget(now)
     const entry = this.remembered.get(MemoryStore.address(streamName, groupId, idempotency.key))
-    if (!entry) return undefined
+    if (!entry || entry.expiresAt <= now) return undefined
     if (entry.fingerprint !== idempotency.fingerprint) throw keyReused()
     return entry.answer
   }
 
   private remember<T extends WriteResult | LogRecord>(streamName: string, groupId: string, idempotency: Idempotency | undefined, answer: T): T {
     if (idempotency) {
-      this.remembered.set(MemoryStore.address(streamName, groupId, idempotency.key), { fingerprint: idempotency.fingerprint, expiresAt: Date.now() + idempotency.ttlMs, answer })
+      const at = MemoryStore.address(streamName, groupId, idempotency.key)
+      // Deleted first, so that the key moves to the end: the map stays in expiry order.
+      this.remembered.delete(at)
+      this.remembered.set(at, { fingerprint: idempotency.fingerprint, expiresAt: Date.now() + idempotency.ttlMs, answer })
     }
     return answer
   }
@@ -159,6 +166,7 @@ export class MemoryStore implements Store {
   }
 
   async expire(now: number) {
+    this.forget(now)
     let expired = 0
     for (const { streamName, groupId, id, expiresAt } of [...this.expiring.values()]) {
       if (expiresAt <= now && (await this.delete(streamName, groupId, id))) expired += 1
