@@ -248,7 +248,11 @@ describe('the durable store on disk', () => {
     await expect(store.set('s', 'g\udfff', { id: 'a' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
     await expect(store.set('s', 'g', { id: 'x'.repeat(3000) })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
     await expect(store.send('s'.repeat(3000), 'g', undefined, { type: 't', data: null })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+    const longKey = { key: 'k'.repeat(3000), fingerprint: 'f', ttlMs: 1000 }
+    await expect(store.set('s', 'g', { id: 'a' }, { idempotency: longKey })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+    await expect(store.send('s', 'g', undefined, { type: 't', data: null }, { idempotency: longKey })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
     expect((await store.snapshot('s', 'g')).seq).toBe(0)
+    expect(await store.get('s', 'g', 'a')).toBeNull()
   })
 })
 

@@ -271,23 +271,30 @@ export class DurableStore implements Store {
     return this.afterCommit(group, stored && { item: stored.item, version: versionOf(stored) })
   }
 
+  /**
+   * A write's idempotency key and where it is remembered, worked out before the write changes anything (a key
+   * too long fails here).
+   */
+  private keyOf(prefix: Buffer, idempotency: Idempotency | undefined) {
+    return idempotency && { ...idempotency, at: rememberedKey(prefix, idempotency.key) }
+  }
+
   /** The answer remembered under the key (in flight or committed, and not past its time); throws when it was for another request. */
-  private replay(group: PendingGroup | undefined, prefix: Buffer, idempotency: Idempotency | undefined): unknown {
-    if (!idempotency) return undefined
-    const entry = group?.remembered.get(idempotency.key) ?? this.rememberedDb.get(rememberedKey(prefix, idempotency.key))
+  private replay(group: PendingGroup | undefined, key: ReturnType<DurableStore['keyOf']>): unknown {
+    if (!key) return undefined
+    const entry = group?.remembered.get(key.key) ?? this.rememberedDb.get(key.at)
     if (!entry || entry.expiresAt <= Date.now()) return undefined
-    if (entry.fingerprint !== idempotency.fingerprint) throw keyReused()
+    if (entry.fingerprint !== key.fingerprint) throw keyReused()
     return entry.answer
   }
 
   /** Queues the key's answer with the write it answers, so both commit together. */
-  private remember(group: PendingGroup, idempotency: Idempotency | undefined, answer: unknown) {
-    if (!idempotency) return
-    const entry: Remembered = { fingerprint: idempotency.fingerprint, expiresAt: Date.now() + idempotency.ttlMs, answer }
-    const at = rememberedKey(group.prefix, idempotency.key)
-    group.remembered.set(idempotency.key, entry)
-    this.rememberedDb.put(at, entry)
-    this.rememberedExpiryDb.put(timedKey(entry.expiresAt, at), EMPTY)
+  private remember(group: PendingGroup, key: ReturnType<DurableStore['keyOf']>, answer: unknown) {
+    if (!key) return
+    const entry: Remembered = { fingerprint: key.fingerprint, expiresAt: Date.now() + key.ttlMs, answer }
+    group.remembered.set(key.key, entry)
+    this.rememberedDb.put(key.at, entry)
+    this.rememberedExpiryDb.put(timedKey(entry.expiresAt, key.at), EMPTY)
   }
 
   /** Nothing was written (a replay, a failed condition): answers once what it was decided on is committed. */
@@ -313,8 +320,9 @@ export class DurableStore implements Store {
     this.usable()
     const { key, prefix } = this.address(streamName, groupId)
     const itemAt = itemKey(prefix, item.id)
+    const idempotency = this.keyOf(prefix, options.idempotency)
     const existing = this.pending.get(key)
-    const replayed = this.replay(existing, prefix, options.idempotency)
+    const replayed = this.replay(existing, idempotency)
     if (replayed) return this.afterCommit(existing, { ...(replayed as WriteResult), replayed: true })
     const previous = this.item(existing, prefix, item.id)
     const failed = conditionsFail(options, previous ? versionOf(previous) : null)
@@ -330,7 +338,7 @@ export class DurableStore implements Store {
     if (!previous && ++group.meta.items === 1) this.listingDb.put(listingKey(streamListing(streamName), groupId), EMPTY)
     const record: LogRecord = { streamName, groupId, ...position, kind: previous ? 'update' : 'create', id: item.id, item }
     const result: WriteResult = { previous: previous?.item ?? null, record }
-    this.remember(group, options.idempotency, result)
+    this.remember(group, idempotency, result)
     const committed = this.append(streamName, group, record, itemJson)
     return this.commit(key, group, record, committed, result)
   }
@@ -339,8 +347,9 @@ export class DurableStore implements Store {
     this.usable()
     const { key, prefix } = this.address(streamName, groupId)
     const itemAt = itemKey(prefix, id)
+    const idempotency = this.keyOf(prefix, options.idempotency)
     const existing = this.pending.get(key)
-    const replayed = this.replay(existing, prefix, options.idempotency)
+    const replayed = this.replay(existing, idempotency)
     if (replayed) return this.afterCommit(existing, { ...(replayed as WriteResult), replayed: true })
     const previous = this.item(existing, prefix, id)
     const failed = conditionsFail(options, previous ? versionOf(previous) : null)
@@ -353,7 +362,7 @@ export class DurableStore implements Store {
     if (--group.meta.items === 0) this.listingDb.remove(listingKey(streamListing(streamName), groupId))
     const record: LogRecord = { streamName, groupId, ...this.tick(group), kind: 'delete', id, item: previous.item }
     const result: WriteResult = { previous: previous.item, record }
-    this.remember(group, options.idempotency, result)
+    this.remember(group, idempotency, result)
     const committed = this.append(streamName, group, record, JSON.stringify(previous.item))
     return this.commit(key, group, record, committed, result)
   }
@@ -361,12 +370,13 @@ export class DurableStore implements Store {
   async send(streamName: string, groupId: string, id: string | undefined, event: CustomEvent, options: Pick<WriteOptions, 'idempotency'> = {}): Promise<LogRecord> {
     this.usable()
     const { key, prefix } = this.address(streamName, groupId)
+    const idempotency = this.keyOf(prefix, options.idempotency)
     const existing = this.pending.get(key)
-    const replayed = this.replay(existing, prefix, options.idempotency)
+    const replayed = this.replay(existing, idempotency)
     if (replayed) return this.afterCommit(existing, replayed as LogRecord)
     const group = this.writable(key, prefix)
     const record: LogRecord = { streamName, groupId, ...this.tick(group), kind: 'event', id, event }
-    this.remember(group, options.idempotency, record)
+    this.remember(group, idempotency, record)
     const committed = this.append(streamName, group, record, JSON.stringify(event))
     return this.commit(key, group, record, committed, record)
   }
