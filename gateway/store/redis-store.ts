@@ -858,6 +858,7 @@ export class RedisStore implements Store {
     const index = expiringKey(this.prefix)
     let due: string[]
     try {
+      // A bounded batch, so one sweep never holds Redis long; more due items go with the next sweeps.
       due = await this.cmd.zrangebyscore(index, '-inf', now, 'WITHSCORES', 'LIMIT', 0, 500)
     } catch (error) {
       throw storeError(error)
