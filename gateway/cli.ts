@@ -62,6 +62,7 @@ async function start(options: CliOptions, extend?: (server: StreamgateServer) =>
     redis: options.redis,
     inspector: options.inspector,
     durable: options.durable,
+    idempotencyTtlSeconds: options.idempotencyTtlSeconds,
     logger,
   })
   await extend?.(server)

@@ -44,6 +44,8 @@ export interface MountOptions {
   inspector?: boolean
   /** Keep stream state on disk in this process (gateway/store/durable-layout.ts); memory otherwise. */
   durable?: { dataDir: string; fsync?: boolean }
+  /** How long an Idempotency-Key's answer is remembered, in seconds (default 86400). */
+  idempotencyTtlSeconds?: number
 }
 
 /** ioredis and lmdb are loaded only by a gateway that uses them: they are a good part of the startup time. */
@@ -71,7 +73,7 @@ export async function mountGateway(app: FastifyInstance, options: MountOptions, 
   const registry = new StreamRegistry(options.streams)
   const historyLimit = (streamName: string) => registry.get(streamName).history
   const store = await openStore(options, historyLimit, logger)
-  const gateway = new Gateway({ registry, store, hooks: options.hooks ?? {}, limits, metrics, logger })
+  const gateway = new Gateway({ registry, store, hooks: options.hooks ?? {}, limits, metrics, logger, idempotencyTtlSeconds: options.idempotencyTtlSeconds })
   const websocket = websocketTransport(gateway, { pingIntervalMs: options.pingIntervalMs ?? 30_000, allowedOrigins: options.corsOrigins ?? [] })
   const sse = sseTransport(gateway, { heartbeatMs: 15_000, retryMs: 1000, ...options.sse })
   const connect = connectTransport(gateway, options.connect)
@@ -126,6 +128,8 @@ export async function mountGateway(app: FastifyInstance, options: MountOptions, 
   app.addHook('preClose', endClients)
   app.addHook('onClose', async () => {
     app.server.off('upgrade', upgrade)
+    // No expiry sweep runs into a closed store.
+    await gateway.close()
     await store.close()
   })
 

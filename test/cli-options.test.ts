@@ -6,8 +6,8 @@ import { parseCliOptions } from '../gateway/config/cli-options.ts'
 import { UsageError } from '../gateway/config/startup-errors.ts'
 
 const FLAGS = ['--port', '--host', '--streams', '--config', '--tls-cert', '--tls-key', '--redis', '--redis-prefix', '--cors-origin',
-  '--sse-max-lifetime', '--log-level', '--max-item-bytes', '--max-frame-bytes', '--max-subscriptions', '--max-queue-bytes', '--drain-delay']
-const VARIABLES = ['PORT', 'STREAMGATE_LOG_LEVEL', 'STREAMGATE_PORT', 'STREAMGATE_DRAIN_DELAY', 'STREAMGATE_MAX_ITEM_BYTES', 'STREAMGATE_SSE_MAX_LIFETIME', 'STREAMGATE_REDIS_PREFIX']
+  '--sse-max-lifetime', '--log-level', '--max-item-bytes', '--max-frame-bytes', '--max-subscriptions', '--max-queue-bytes', '--drain-delay', '--idempotency-ttl']
+const VARIABLES = ['PORT', 'STREAMGATE_LOG_LEVEL', 'STREAMGATE_PORT', 'STREAMGATE_DRAIN_DELAY', 'STREAMGATE_MAX_ITEM_BYTES', 'STREAMGATE_SSE_MAX_LIFETIME', 'STREAMGATE_REDIS_PREFIX', 'STREAMGATE_IDEMPOTENCY_TTL']
 const value = fc.oneof(
   fc.string(),
   fc.integer({ min: -100_000, max: 100_000 }).map(String),
@@ -34,6 +34,8 @@ describe('parseCliOptions', () => {
         // Durations become Node timers, which fire at once past 2^31 - 1 ms.
         for (const ms of [options.drainDelayMs, options.sseMaxLifetimeMs ?? 0]) expect(Number.isInteger(ms) && ms >= 0 && ms <= 2 ** 31 - 1, `${ms} ms`).toBe(true)
         for (const limit of Object.values(options.limits)) expect(Number.isSafeInteger(limit) && limit >= 0).toBe(true)
+        // Kept in milliseconds by the stores.
+        expect(Number.isSafeInteger(options.idempotencyTtlSeconds * 1000) && options.idempotencyTtlSeconds >= 1).toBe(true)
       }),
       { numRuns: 2000 },
     )
@@ -47,5 +49,13 @@ describe('parseCliOptions', () => {
         expect(parseCliOptions(['--port', String(flag)], { PORT: String(generic), STREAMGATE_PORT: String(own) })).toMatchObject({ port: flag })
       }),
     )
+  })
+
+  it('--idempotency-ttl over STREAMGATE_IDEMPOTENCY_TTL over 24 h; 0 is refused', () => {
+    expect(parseCliOptions([], {})).toMatchObject({ idempotencyTtlSeconds: 86_400 })
+    expect(parseCliOptions([], { STREAMGATE_IDEMPOTENCY_TTL: '60' })).toMatchObject({ idempotencyTtlSeconds: 60 })
+    expect(parseCliOptions(['--idempotency-ttl', '5'], { STREAMGATE_IDEMPOTENCY_TTL: '60' })).toMatchObject({ idempotencyTtlSeconds: 5 })
+    expect(() => parseCliOptions(['--idempotency-ttl', '0'], {})).toThrow(/--idempotency-ttl must be at least 1/)
+    expect(() => parseCliOptions([], { STREAMGATE_IDEMPOTENCY_TTL: 'day' })).toThrow(/STREAMGATE_IDEMPOTENCY_TTL must be a whole number/)
   })
 })

@@ -4,6 +4,8 @@ import { join } from 'node:path'
 import fc from 'fast-check'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Item, LogRecord } from '../gateway/model/records.ts'
+import { open as openLmdb } from 'lmdb'
+import { groupPrefix, itemKey } from '../gateway/store/durable-layout.ts'
 import { DurableStore } from '../gateway/store/durable-store.ts'
 import type { HistoryLimit } from '../gateway/store/store.ts'
 
@@ -232,7 +234,7 @@ describe('the durable store on disk', () => {
           await store.set(`p${s}`, g, item)
           written.set(JSON.stringify([s, g, id]), item)
         }
-        for (const [s, g, id] of keys) expect(await store.get(`p${s}`, g, id)).toEqual(JSON.parse(JSON.stringify(written.get(JSON.stringify([s, g, id])))))
+        for (const [s, g, id] of keys) expect((await store.get(`p${s}`, g, id))?.item).toEqual(JSON.parse(JSON.stringify(written.get(JSON.stringify([s, g, id])))))
         for (const [s, g, id] of keys) await store.delete(`p${s}`, g, id)
         for (const [s, g] of keys) expect(await store.list(`p${s}`, g)).toEqual([])
       }),
@@ -246,6 +248,49 @@ describe('the durable store on disk', () => {
     await expect(store.set('s', 'g\udfff', { id: 'a' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
     await expect(store.set('s', 'g', { id: 'x'.repeat(3000) })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
     await expect(store.send('s'.repeat(3000), 'g', undefined, { type: 't', data: null })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+    const longKey = { key: 'k'.repeat(3000), fingerprint: 'f', ttlMs: 1000 }
+    await expect(store.set('s', 'g', { id: 'a' }, { idempotency: longKey })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+    await expect(store.send('s', 'g', undefined, { type: 't', data: null }, { idempotency: longKey })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
     expect((await store.snapshot('s', 'g')).seq).toBe(0)
+    expect(await store.get('s', 'g', 'a')).toBeNull()
+  })
+})
+
+describe('the durable store: versions, expiry and idempotency keys on disk', () => {
+  it('keeps expiry times and idempotency keys across a reopen; keys past their time leave the disk', async () => {
+    const dir = newDir()
+    let store = await open(dir)
+    const first = await store.set('s', 'g', { id: 'a' }, { expiresAt: Date.now() + 60_000, idempotency: { key: 'long', fingerprint: 'f', ttlMs: 3_600_000 } })
+    await store.send('s', 'g', undefined, { type: 't', data: 1 }, { idempotency: { key: 'short', fingerprint: 'f', ttlMs: 60_000 } })
+    store = await reopen(store, dir)
+    const again = await store.set('s', 'g', { id: 'a' }, { idempotency: { key: 'long', fingerprint: 'f', ttlMs: 3_600_000 } })
+    expect(again).toEqual({ ...first, replayed: true })
+    await expect(store.send('s', 'g', undefined, { type: 't', data: 2 }, { idempotency: { key: 'short', fingerprint: 'other', ttlMs: 60_000 } })).rejects.toMatchObject({
+      reason: 'IDEMPOTENCY_KEY_REUSED',
+    })
+    expect(await store.expire(Date.now())).toBe(0)
+    // Two minutes on: the item is due, and the short key is past its time.
+    expect(await store.expire(Date.now() + 120_000)).toBe(1)
+    expect(await store.get('s', 'g', 'a')).toBeNull()
+    const fresh = await store.send('s', 'g', undefined, { type: 't', data: 2 }, { idempotency: { key: 'short', fingerprint: 'other', ttlMs: 60_000 } })
+    expect(fresh.seq).toBe(4)
+    store = await reopen(store, dir)
+    expect(await store.expire(Date.now() + 120_000)).toBe(0)
+  })
+
+  it('reads an item stored before versions existed as version 0; its next write gives it one', async () => {
+    const dir = newDir()
+    let store = await open(dir)
+    await store.set('s', 'g', { id: 'old', v: 1 })
+    await store.close()
+    stores.splice(stores.indexOf(store), 1)
+    const env = openLmdb({ path: dir, maxDbs: 12 })
+    await env.openDB({ name: 'items', encoding: 'string', keyEncoding: 'binary' }).put(itemKey(groupPrefix('s', 'g'), 'old'), '{"created":1,"item":{"id":"old","v":1}}')
+    await env.close()
+    store = await open(dir)
+    expect(await store.get('s', 'g', 'old')).toEqual({ item: { id: 'old', v: 1 }, version: 0 })
+    await expect(store.set('s', 'g', { id: 'old', v: 2 }, { ifVersion: 1 })).rejects.toMatchObject({ code: 'FAILED_PRECONDITION' })
+    expect((await store.set('s', 'g', { id: 'old', v: 2 }, { ifVersion: 0 })).record.seq).toBe(2)
+    expect((await store.get('s', 'g', 'old'))?.version).toBe(2)
   })
 })

@@ -14,7 +14,7 @@ describe('Redis Cluster key layout', () => {
     fc.assert(
       fc.property(name, name, (streamName, groupId) => {
         const keys = layout(streamName, groupId)
-        const slots = new Set([keys.epoch, keys.meta, keys.items, keys.log, keys.channel].map((key) => calculateSlot(key)))
+        const slots = new Set([keys.epoch, keys.meta, keys.items, keys.log, keys.channel, keys.exp, keys.idem(groupId)].map((key) => calculateSlot(key)))
         expect(slots.size).toBe(1)
       }),
       { numRuns: 2000 },

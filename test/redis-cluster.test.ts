@@ -174,6 +174,35 @@ describe('Redis Cluster: three gateway processes on three masters with a replica
     }
   }, 90_000)
 
+  it('conditions, idempotency keys and expiry on groups of every master: decided once, whichever instance', async () => {
+    const groups = groupsOn(await cluster.masters(), 1, 'cond')
+    const clients = await subscribers([B, C], groups)
+    const expired = await Promise.all(
+      groups.map(async (group, n) => {
+        const path = `/streams/chat/${group}`
+        const creates = await Promise.all([A, B, C, A, B, C].map((g) => rest(g.url, 'PUT', `${path}/x`, { n }, { 'if-none-match': '*' })))
+        expect(creates.map((r) => r.status).sort()).toEqual([201, 412, 412, 412, 412, 412])
+        const retries = await Promise.all([A, B, C].map((g) => rest(g.url, 'PUT', `${path}/y`, { n }, { 'idempotency-key': `k-${group}` })))
+        expect(new Set(retries.map((r) => `${r.status} ${r.headers.get('etag')}`))).toEqual(new Set(['201 "2"']))
+        expect((await rest(C.url, 'PUT', `${path}/y`, { n }, { 'if-match': '"2"' })).headers.get('etag')).toBe('"3"')
+        expect((await rest(A.url, 'PUT', `${path}/z?ttl=1`, { n })).status).toBe(201)
+        return group
+      }),
+    )
+    for (const group of expired) {
+      await until(() => clients.every((c) => c.frames.some((f) => f.groupId === group && f.event.type === 'delete')), `the expiry of ${group}`, 5000)
+    }
+    // Every instance sweeps: a second delete would arrive within a sweep or two.
+    await new Promise((r) => setTimeout(r, 1000))
+    for (const client of clients) {
+      for (const group of groups) {
+        const m = mirror(client.frames, group, group)
+        expect(m.problems).toEqual([])
+        expect(m.kinds.map((k) => `${k.kind}:${k.id ?? ''}`)).toEqual(['sync:', 'create:x', 'create:y', 'update:y', 'create:z', 'delete:z'])
+      }
+    }
+  }, 60_000)
+
   it('moves slots between masters under subscribers and writers: nothing lost, nothing doubled, no re-sync', async () => {
     const [from, to] = await cluster.masters()
     const groups = groupsOn([from!], 4, 'moved')

@@ -2,7 +2,7 @@ import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { GatewayError } from '../gateway/model/errors.ts'
 import type { Item, LogRecord } from '../gateway/model/records.ts'
-import { groupIndexKey, standaloneLayout } from '../gateway/store/redis-keys.ts'
+import { expiringKey, groupIndexKey, standaloneLayout } from '../gateway/store/redis-keys.ts'
 import { standaloneScripts } from '../gateway/store/redis-scripts.ts'
 import { RedisStore, type RedisStoreOptions } from '../gateway/store/redis-store.ts'
 import { until } from './helpers/gateway.ts'
@@ -133,7 +133,7 @@ describe('Redis store: several instances on one Redis', () => {
     await store.delete('chat', 'order', 'c')
     await store.set('chat', 'order', { id: 'c', again: true })
     expect((await store.list('chat', 'order')).map((i) => i.id)).toEqual(['b', 'a', 'c'])
-    expect(await store.get('chat', 'order', 'a')).toEqual({ id: 'a', big: 12345678901234567, nested: { s: 'ü"\\\n', list: [1, null, true] } })
+    expect((await store.get('chat', 'order', 'a'))?.item).toEqual({ id: 'a', big: 12345678901234567, nested: { s: 'ü"\\\n', list: [1, null, true] } })
     expect((await store.snapshot('chat', 'order', 'b')).items).toEqual([{ id: 'b', x: 2 }])
     expect((await store.snapshot('chat', 'order', 'missing')).items).toEqual([])
     expect(await store.delete('chat', 'order', 'missing')).toBeNull()
@@ -329,14 +329,41 @@ describe('Redis store: key layout and prefix', () => {
     const two = await openStore({ prefix: freshPrefix() })
     await one.store.set('chat', 'a:b', { id: 'x', from: 'one' })
     await two.store.set('chat', 'a:b', { id: 'x', from: 'two' })
-    expect(await one.store.get('chat', 'a:b', 'x')).toEqual({ id: 'x', from: 'one' })
-    expect(await two.store.get('chat', 'a:b', 'x')).toEqual({ id: 'x', from: 'two' })
+    expect((await one.store.get('chat', 'a:b', 'x'))?.item).toEqual({ id: 'x', from: 'one' })
+    expect((await two.store.get('chat', 'a:b', 'x'))?.item).toEqual({ id: 'x', from: 'two' })
     const raw = await rawClient()
     expect((await raw.keys(`${one.store.prefix}*`)).sort()).toEqual(
       [`${one.store.prefix}epoch`, `${one.store.prefix}groups:4:chat`, `${one.store.prefix}items:4:chat:a:b`, `${one.store.prefix}log:4:chat:a:b`, `${one.store.prefix}meta:4:chat:a:b`].sort(),
     )
     for (const key of await raw.keys(`${one.store.prefix}*`)) expect(await raw.ttl(key)).toBe(-1)
     expect(await one.store.get('chat', 'a', 'b:x')).toBeNull()
+  })
+
+  it('keeps expiry and idempotency keys where documented: only idempotency keys have a TTL', async () => {
+    const { store } = await openStore({ prefix: freshPrefix() })
+    const p = store.prefix
+    await store.set('chat', 'g', { id: 'x' }, { expiresAt: Date.now() + 60_000, idempotency: { key: 'k', fingerprint: 'f', ttlMs: 30_000 } })
+    const raw = await rawClient()
+    const idem = (await raw.keys(`${p}idem:*`))[0]!
+    expect(idem).toMatch(new RegExp(`^${p}idem:4:chat:g:[0-9a-f]{40}$`))
+    expect(await raw.pttl(idem)).toBeGreaterThan(25_000)
+    expect(await raw.zrange(`${p}exp:4:chat:g`, 0, -1)).toEqual(['x'])
+    expect(await raw.zrange(`${p}expiring`, 0, -1)).toEqual([JSON.stringify(['chat', 'g', 'x'])])
+    // A set without a time clears the item's expiry from both indexes.
+    await store.set('chat', 'g', { id: 'x', again: true })
+    expect(await raw.exists(`${p}exp:4:chat:g`, `${p}expiring`)).toBe(0)
+  })
+
+  it('reads an item stored before versions existed as version 0; its next write gives it one', async () => {
+    const { store } = await openStore({ prefix: freshPrefix() })
+    await store.set('chat', 'legacy', { id: 'first' })
+    const raw = await rawClient()
+    await raw.hset(standaloneLayout(store.prefix)('chat', 'legacy').items, 'old', '1:{"id":"old","v":1}')
+    expect(await store.get('chat', 'legacy', 'old')).toEqual({ item: { id: 'old', v: 1 }, version: 0 })
+    expect((await store.list('chat', 'legacy')).map((i) => i.id).sort()).toEqual(['first', 'old'])
+    const written = await store.set('chat', 'legacy', { id: 'old', v: 2 }, { ifVersion: 0 })
+    expect(written).toMatchObject({ previous: { id: 'old', v: 1 }, record: { kind: 'update', seq: 2 } })
+    expect((await store.get('chat', 'legacy', 'old'))?.version).toBe(2)
   })
 })
 
@@ -397,12 +424,15 @@ async function silentWrite(prefix: string, streamName: string, groupId: string, 
   const head = `"streamName":${JSON.stringify(streamName)},"groupId":${JSON.stringify(groupId)},"id":${JSON.stringify(item.id)}`
   await raw.eval(
     standaloneScripts.set.lua,
-    5,
+    8,
     keys.epoch,
     keys.meta,
     keys.items,
     keys.log,
+    keys.exp,
+    keys.idem(''),
     groupIndexKey(prefix, streamName, false),
+    expiringKey(prefix),
     runId,
     'unused-candidate',
     0,
@@ -413,5 +443,12 @@ async function silentWrite(prefix: string, streamName: string, groupId: string, 
     JSON.stringify(item),
     head,
     groupId,
+    // No conditions, no idempotency key, no expiry.
+    '',
+    '',
+    '',
+    0,
+    '',
+    JSON.stringify([streamName, groupId, item.id]),
   )
 }

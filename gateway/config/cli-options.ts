@@ -1,4 +1,5 @@
 import { type ParseArgsOptionsConfig, parseArgs } from 'node:util'
+import { DEFAULT_IDEMPOTENCY_TTL_SECONDS } from '../core/conditions.ts'
 import type { Limits } from '../core/limits.ts'
 import { defaultHttpSettings, type HttpSettings } from '../http/http-settings.ts'
 import { UsageError } from './startup-errors.ts'
@@ -20,6 +21,8 @@ export interface CliOptions {
   /** How long /readyz answers 503 before the port closes on SIGTERM/SIGINT. */
   drainDelayMs: number
   http: Partial<HttpSettings>
+  /** How long an Idempotency-Key's answer is remembered (seconds). */
+  idempotencyTtlSeconds: number
 }
 
 export const usage = `Usage: streamgate [options]
@@ -43,6 +46,8 @@ export const usage = `Usage: streamgate [options]
                            every instance on it
   --redis-prefix PREFIX    key and channel prefix, so deployments  STREAMGATE_REDIS_PREFIX
                            can share one Redis                     (streamgate:)
+  --idempotency-ttl S       remember an Idempotency-Key's answer    STREAMGATE_IDEMPOTENCY_TTL
+                           for S seconds                           (86400)
   --cors-origin ORIGIN     browser origin allowed to use REST and  STREAMGATE_CORS_ORIGINS
                            SSE; repeatable                         (comma-separated)
   --sse-max-lifetime S     end SSE streams after S seconds (plus   STREAMGATE_SSE_MAX_LIFETIME
@@ -142,6 +147,7 @@ export function parseCliOptions(argv: string[], env: NodeJS.ProcessEnv): CliOpti
     redis: { type: 'string' },
     'redis-prefix': { type: 'string' },
     'cors-origin': { type: 'string', multiple: true },
+    'idempotency-ttl': { type: 'string' },
     'sse-max-lifetime': { type: 'string' },
     'log-level': { type: 'string' },
     'max-item-bytes': { type: 'string' },
@@ -199,6 +205,9 @@ export function parseCliOptions(argv: string[], env: NodeJS.ProcessEnv): CliOpti
   const { headersTimeoutMs, requestTimeoutMs } = { ...defaultHttpSettings, ...http }
   // Node refuses a headers timeout longer than the request timeout; so does the command line, in one line.
   if (headersTimeoutMs > requestTimeoutMs) throw new UsageError(`--headers-timeout-ms (${headersTimeoutMs}) must not exceed --request-timeout-ms (${requestTimeoutMs})`)
+  const [idempotencySource, idempotencyValue] = pick('idempotency-ttl', 'STREAMGATE_IDEMPOTENCY_TTL')
+  const idempotencyTtlSeconds = integer(idempotencySource, idempotencyValue, MAX_TIMER_SECONDS * 1000) ?? DEFAULT_IDEMPOTENCY_TTL_SECONDS
+  if (idempotencyTtlSeconds === 0) throw new UsageError(`${idempotencySource} must be at least 1`)
   const lifetime = integer(...pick('sse-max-lifetime', 'STREAMGATE_SSE_MAX_LIFETIME'), MAX_TIMER_SECONDS)
   const [, cert] = pick('tls-cert', 'STREAMGATE_TLS_CERT')
   const [, key] = pick('tls-key', 'STREAMGATE_TLS_KEY')
@@ -226,5 +235,6 @@ export function parseCliOptions(argv: string[], env: NodeJS.ProcessEnv): CliOpti
     inspector: !(values['no-inspector'] || env.STREAMGATE_NO_INSPECTOR === '1'),
     drainDelayMs: seconds(...pick('drain-delay', 'STREAMGATE_DRAIN_DELAY')) ?? 0,
     http,
+    idempotencyTtlSeconds,
   }
 }

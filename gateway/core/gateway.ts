@@ -2,8 +2,10 @@ import type { Logger } from 'pino'
 import { GatewayError } from '../model/errors.ts'
 import type { Address, CustomEvent, GroupInfo, Item, JsonObject, LogRecord } from '../model/records.ts'
 import type { Metrics, Transport } from '../observability/metrics.ts'
-import type { Store } from '../store/store.ts'
+import type { Store, VersionedItem } from '../store/store.ts'
 import { type AuthRequest, type Caller, type Hooks, type Via } from './auth.ts'
+import { checkConditions, DEFAULT_IDEMPOTENCY_TTL_SECONDS, idempotencyOf, type SetConditions, type WriteConditions } from './conditions.ts'
+import { ExpirySweeper } from './expiry-sweeper.ts'
 import { Hub } from './hub.ts'
 import { checkAddress, checkName, checkPayload } from './input-checks.ts'
 import type { Limits } from './limits.ts'
@@ -17,6 +19,8 @@ export interface GatewayOptions {
   limits: Limits
   metrics: Metrics
   logger: Logger
+  /** How long an Idempotency-Key's answer is remembered (default 24 h). */
+  idempotencyTtlSeconds?: number
 }
 
 /** A page of a stream's groups; `next` is where the following page starts, when there is one. */
@@ -31,7 +35,14 @@ export const MAX_GROUP_PAGE = 1000
 export interface SetResult {
   item: Item
   created: boolean
+  /** The write's record; for a replayed Idempotency-Key, the first write's. Its seq is the item's version. */
   record: LogRecord
+}
+
+/** A write refused by a condition, counted: the caller sees it, and an operator sees contention. */
+const countPrecondition = (metrics: Metrics) => (error: unknown) => {
+  if (error instanceof GatewayError && error.code === 'FAILED_PRECONDITION') metrics.preconditionFailures.inc()
+  throw error
 }
 
 const isPlainObject = (value: unknown): value is JsonObject =>
@@ -50,15 +61,24 @@ export class Gateway implements SessionContext {
   readonly logger: Logger
   readonly sessions = new Set<Session>()
   private readonly hooks: Hooks
+  private readonly idempotencyTtlSeconds: number
+  private readonly sweeper: ExpirySweeper
 
   constructor(options: GatewayOptions) {
     ;({ registry: this.registry, store: this.store, limits: this.limits, metrics: this.metrics, logger: this.logger, hooks: this.hooks } = options)
+    this.idempotencyTtlSeconds = options.idempotencyTtlSeconds ?? DEFAULT_IDEMPOTENCY_TTL_SECONDS
     this.hub = new Hub(this.store, this.metrics.deliveryLag)
     this.metrics.measureQueuedBytes(() => this.queuedBytes())
     this.store.subscribe({
       record: (record) => this.hub.publish(record),
       lost: (streamName, groupId) => this.hub.lost(streamName, groupId),
     })
+    this.sweeper = new ExpirySweeper(this.store, this.logger, (count) => this.metrics.expirations.inc(count))
+  }
+
+  /** Stops expiring items; resolves once no sweep is in flight (then the store may close). */
+  close() {
+    return this.sweeper.stop()
   }
 
   /** Starts timing a store write; the returned function records it (a write that failed is not measured). */
@@ -91,7 +111,8 @@ export class Gateway implements SessionContext {
     if (!allowed) throw new GatewayError('PERMISSION_DENIED', 'Access denied')
   }
 
-  async get(caller: Caller, address: Required<Address>): Promise<Item> {
+  /** The item with its version (the seq of the log entry that last changed it: REST's ETag). */
+  async get(caller: Caller, address: Required<Address>): Promise<VersionedItem> {
     checkAddress(address, true, this.limits)
     await this.authorize(caller, address)
     const item = await this.store.get(address.streamName, address.groupId, address.id)
@@ -106,8 +127,9 @@ export class Gateway implements SessionContext {
     return this.store.list(address.streamName, address.groupId)
   }
 
-  async set(caller: Caller, address: Required<Address>, data: unknown): Promise<SetResult> {
+  async set(caller: Caller, address: Required<Address>, data: unknown, conditions: SetConditions = {}): Promise<SetResult> {
     checkAddress(address, true, this.limits)
+    checkConditions(conditions, this.limits)
     const stream = this.registry.get(address.streamName)
     if (!isPlainObject(data)) throw new GatewayError('INVALID_ARGUMENT', 'item data must be a JSON object')
     checkPayload('item', data, this.limits)
@@ -124,26 +146,45 @@ export class Gateway implements SessionContext {
     const value = await stream.validate(JSON.parse(json))
     if (!isPlainObject(value)) throw new GatewayError('INVALID_ARGUMENT', "the stream's schema must produce an object")
     const item: Item = { ...value, id: address.id }
+    const { ifVersion, ifAbsent, ttlSeconds, idempotencyKey } = conditions
     const written = this.timeWrite('set', caller)
-    const { previous, record } = await this.store.set(address.streamName, address.groupId, item)
+    const { previous, record, replayed } = await this.store
+      .set(address.streamName, address.groupId, item, {
+        ifVersion,
+        ifAbsent,
+        // The request as it arrived, not the schema's output: a retry is the same request even if the schema changed.
+        idempotency: idempotencyOf(idempotencyKey, this.idempotencyTtlSeconds, ['set', address.streamName, address.groupId, address.id, json, ifVersion, ifAbsent, ttlSeconds]),
+        expiresAt: ttlSeconds === undefined ? undefined : Date.now() + ttlSeconds * 1000,
+      })
+      .catch(countPrecondition(this.metrics))
     written()
-    this.metrics.eventsWritten.inc()
-    return { item, created: previous === null, record }
+    if (!replayed) this.metrics.eventsWritten.inc()
+    // A replay answers with what the first write stored (a set's record always carries its item).
+    const stored = replayed && record.kind !== 'event' ? record.item : item
+    return { item: stored, created: previous === null, record }
   }
 
-  async delete(caller: Caller, address: Required<Address>): Promise<Item> {
+  async delete(caller: Caller, address: Required<Address>, conditions: WriteConditions = {}): Promise<Item> {
     checkAddress(address, true, this.limits)
+    checkConditions(conditions, this.limits)
     await this.authorize(caller, address)
+    const { ifVersion, idempotencyKey } = conditions
     const written = this.timeWrite('delete', caller)
-    const result = await this.store.delete(address.streamName, address.groupId, address.id)
+    const result = await this.store
+      .delete(address.streamName, address.groupId, address.id, {
+        ifVersion,
+        idempotency: idempotencyOf(idempotencyKey, this.idempotencyTtlSeconds, ['delete', address.streamName, address.groupId, address.id, ifVersion]),
+      })
+      .catch(countPrecondition(this.metrics))
     written()
     if (!result?.previous) throw new GatewayError('NOT_FOUND', `item "${address.id}" not found in ${address.streamName}/${address.groupId}`)
-    this.metrics.eventsWritten.inc()
+    if (!result.replayed) this.metrics.eventsWritten.inc()
     return result.previous
   }
 
-  async send(caller: Caller, address: Address, event: CustomEvent): Promise<LogRecord> {
+  async send(caller: Caller, address: Address, event: CustomEvent, conditions: Pick<WriteConditions, 'idempotencyKey'> = {}): Promise<LogRecord> {
     checkAddress(address, false, this.limits)
+    checkConditions(conditions, this.limits)
     checkName('event type', event?.type, this.limits)
     if (event.data !== undefined) checkPayload('event data', event.data, this.limits)
     await this.authorize(caller, address)
@@ -151,8 +192,9 @@ export class Gateway implements SessionContext {
     if (Buffer.byteLength(json) > this.limits.maxItemBytes) {
       throw new GatewayError('PAYLOAD_TOO_LARGE', `event data is larger than ${this.limits.maxItemBytes} bytes`)
     }
+    const idempotency = idempotencyOf(conditions.idempotencyKey, this.idempotencyTtlSeconds, ['send', address.streamName, address.groupId, address.id, event.type, json])
     const written = this.timeWrite('send', caller)
-    const record = await this.store.send(address.streamName, address.groupId, address.id, { type: event.type, data: JSON.parse(json) })
+    const record = await this.store.send(address.streamName, address.groupId, address.id, { type: event.type, data: JSON.parse(json) }, { idempotency })
     written()
     this.metrics.eventsWritten.inc()
     return record

@@ -2,6 +2,7 @@ import { INTERNAL } from './auth.ts'
 import { GatewayError } from '../model/errors.ts'
 import type { Gateway } from './gateway.ts'
 import type { Item, JsonObject } from '../model/records.ts'
+import type { SetConditions, WriteConditions } from './conditions.ts'
 
 /** The marker Motia's Workbench looks for to auto-subscribe to a returned item. */
 export interface MotiaMarker {
@@ -12,10 +13,13 @@ export type MarkedItem = Item & MotiaMarker
 /** Motia's handler API for one stream (`context.streams.<name>`), for code embedded in the gateway. */
 export interface StreamHandle {
   get(groupId: string, id: string): Promise<MarkedItem | null>
-  set(groupId: string, id: string, data: JsonObject): Promise<MarkedItem | null>
-  delete(groupId: string, id: string): Promise<MarkedItem | null>
+  /** The item's version (the seq of its last change), for `set`/`delete` with `ifVersion`. */
+  version(groupId: string, id: string): Promise<number | null>
+  /** `options`: ifAbsent, ifVersion, ttlSeconds, idempotencyKey (a failed condition throws FAILED_PRECONDITION). */
+  set(groupId: string, id: string, data: JsonObject, options?: SetConditions): Promise<MarkedItem | null>
+  delete(groupId: string, id: string, options?: WriteConditions): Promise<MarkedItem | null>
   getGroup(groupId: string): Promise<MarkedItem[]>
-  send(channel: { groupId: string; id?: string }, event: { type: string; data?: unknown }): Promise<void>
+  send(channel: { groupId: string; id?: string }, event: { type: string; data?: unknown }, options?: Pick<WriteConditions, 'idempotencyKey'>): Promise<void>
 }
 
 export function streamsApi(gateway: Gateway): Record<string, StreamHandle> {
@@ -34,18 +38,19 @@ export function streamsApi(gateway: Gateway): Record<string, StreamHandle> {
     }
     return {
       get: async (groupId, id) => {
-        const item = await orNull(gateway.get(INTERNAL, { streamName, groupId, id }))
-        return item && mark(groupId, item)
+        const found = await orNull(gateway.get(INTERNAL, { streamName, groupId, id }))
+        return found && mark(groupId, found.item)
       },
+      version: async (groupId, id) => (await orNull(gateway.get(INTERNAL, { streamName, groupId, id })))?.version ?? null,
       // Motia returns null for a falsy value and stores nothing.
-      set: async (groupId, id, data) => (data ? mark(groupId, (await gateway.set(INTERNAL, { streamName, groupId, id }, data)).item) : null),
-      delete: async (groupId, id) => {
-        const item = await orNull(gateway.delete(INTERNAL, { streamName, groupId, id }))
+      set: async (groupId, id, data, options) => (data ? mark(groupId, (await gateway.set(INTERNAL, { streamName, groupId, id }, data, options)).item) : null),
+      delete: async (groupId, id, options) => {
+        const item = await orNull(gateway.delete(INTERNAL, { streamName, groupId, id }, options))
         return item && mark(groupId, item)
       },
       getGroup: async (groupId) => (await gateway.list(INTERNAL, { streamName, groupId })).map((item) => mark(groupId, item)),
-      send: async ({ groupId, id }, event) => {
-        await gateway.send(INTERNAL, id === undefined ? { streamName, groupId } : { streamName, groupId, id }, { type: event.type, data: event.data })
+      send: async ({ groupId, id }, event, options) => {
+        await gateway.send(INTERNAL, id === undefined ? { streamName, groupId } : { streamName, groupId, id }, { type: event.type, data: event.data }, options)
       },
     }
   }

@@ -23,6 +23,8 @@ export function createMetrics() {
     framesDelivered: new Counter({ name: 'streamgate_frames_delivered_total', help: 'Frames written to subscribers', labelNames: ['transport'], registers }),
     queueLimitCloses: new Counter({ name: 'streamgate_queue_limit_closes_total', help: 'Connections closed because their outbound queue exceeded the limit', labelNames: ['transport'], registers }),
     connectionsRefused: new Counter({ name: 'streamgate_connections_refused_total', help: 'Connections closed as soon as they were opened, by reason', labelNames: ['reason'], registers }),
+    preconditionFailures: new Counter({ name: 'streamgate_precondition_failures_total', help: 'Writes refused because their If-Match / If-None-Match / version condition did not hold', registers }),
+    expirations: new Counter({ name: 'streamgate_expirations_total', help: 'Items deleted by this instance because their ttl ran out', registers }),
     rejectedInputs: new Counter({ name: 'streamgate_rejected_inputs_total', help: 'Inputs refused, by reason', labelNames: ['transport', 'reason'], registers }),
     writeDuration: new Histogram({
       name: 'streamgate_write_duration_seconds',

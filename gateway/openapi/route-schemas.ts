@@ -28,6 +28,17 @@ const refusals = {
   403: error("PERMISSION_DENIED: the stream's `canAccess` refused"),
   404: error('NOT_FOUND: no such stream (or item)'),
 }
+const idempotencyKey = {
+  type: 'string',
+  description: 'a retry with the same key and the same request (within --idempotency-ttl) gets the first answer and writes nothing; the same key with another request is 422',
+}
+const ifMatch = { type: 'string', description: 'write only when the item is at this version: its ETag, such as `"12"` (else 412)' }
+const writeHeaders = { type: 'object', properties: { 'if-match': ifMatch, 'idempotency-key': idempotencyKey } }
+const conditionRefusals = {
+  412: error('FAILED_PRECONDITION: If-Match or If-None-Match did not hold; nothing was written or sent'),
+  422: error('INVALID_ARGUMENT (reason IDEMPOTENCY_KEY_REUSED): the Idempotency-Key was used for another request'),
+}
+const etagHeader = { etag: { description: 'the item\'s version (the sequence of its last change), for If-Match', schema: { type: 'string' } } }
 const accepted = json('the event was sent', { type: 'object', required: ['timestamp'], properties: { timestamp: { type: 'integer' } } })
 
 const streams = ['streams']
@@ -57,40 +68,52 @@ export const routeSchemas: Record<string, FastifySchema & Record<string, unknown
     summary: 'One item, or its changes as Server-Sent Events',
     params: item,
     querystring: resume,
-    response: { 200: { description: 'the item', content: { 'application/json': { schema: ref('Item') }, ...eventStream } }, ...refusals },
+    response: { 200: { description: 'the item', headers: etagHeader, content: { 'application/json': { schema: ref('Item') }, ...eventStream } }, ...refusals },
   },
   'PUT /streams/:streamName/:groupId/:id': {
     tags: streams,
     summary: "Sets an item: the body is its data (the id comes from the path), checked against the stream's schema",
     params: item,
+    headers: {
+      type: 'object',
+      properties: { ...writeHeaders.properties, 'if-none-match': { type: 'string', description: '`*`: create only (412 when the item exists)' } },
+    },
+    querystring: {
+      type: 'object',
+      properties: { ttl: { type: 'integer', minimum: 1, description: 'delete the item (a delete frame for every subscriber) this many seconds later; a PUT without ttl clears it' } },
+    },
     body: ref('Item'),
     response: {
-      200: json('replaced: the stored item', ref('Item')),
-      201: json('created: the stored item', ref('Item')),
+      200: { ...json('replaced: the stored item', ref('Item')), headers: etagHeader },
+      201: { ...json('created: the stored item', ref('Item')), headers: etagHeader },
       400: error("INVALID_ARGUMENT: the body is not JSON or does not match the stream's schema (`details` names each path)"),
       ...refusals,
       413: error('PAYLOAD_TOO_LARGE: larger than --max-item-bytes'),
+      ...conditionRefusals,
     },
   },
   'DELETE /streams/:streamName/:groupId/:id': {
     tags: streams,
     summary: 'Removes an item; a missing one is 404 and sends nothing',
     params: item,
-    response: { 200: json('the removed item', ref('Item')), ...refusals },
+    headers: writeHeaders,
+    response: { 200: json('the removed item', ref('Item')), ...refusals, ...conditionRefusals },
   },
   'POST /streams/:streamName/:groupId/events': {
     tags: streams,
     summary: "A custom event to the group's subscribers",
     params: group,
+    headers: { type: 'object', properties: { 'idempotency-key': idempotencyKey } },
     body: eventBody,
-    response: { 202: accepted, 400: error('INVALID_ARGUMENT: the body is not {type, data}'), ...refusals },
+    response: { 202: accepted, 400: error('INVALID_ARGUMENT: the body is not {type, data}'), ...refusals, 422: conditionRefusals[422] },
   },
   'POST /streams/:streamName/:groupId/:id/events': {
     tags: streams,
     summary: "A custom event to the item's and its group's subscribers",
     params: item,
+    headers: { type: 'object', properties: { 'idempotency-key': idempotencyKey } },
     body: eventBody,
-    response: { 202: accepted, 400: error('INVALID_ARGUMENT: the body is not {type, data}'), ...refusals },
+    response: { 202: accepted, 400: error('INVALID_ARGUMENT: the body is not {type, data}'), ...refusals, 422: conditionRefusals[422] },
   },
   'GET /events': {
     tags: streams,

@@ -18,6 +18,9 @@ import type { Item, LogRecord } from '../model/records.ts'
  * |           |                              | history.ts) lets trimming skip the JSON                          |
  * | `listing` | `<u16 length><stream><group>` | empty: the stream's groups that hold items, in byte order of    |
  * |           |                              | their ids (a group id is the key's tail: no length before it)    |
+ * | `expiry`  | u64 ms + group + item id     | empty: the items that expire, in order of their time             |
+ * | `idempotency` | group + key (UTF-8)      | Remembered (JSON): a write's fingerprint, answer and end of life  |
+ * | `idempotencyExpiry` | u64 ms + group + key | empty: the remembered keys in order of their end of life       |
  *
  * The epoch is made when the environment is created and stays as long as the data does, unless the last run's
  * record says the data may lack acknowledged writes or is a copy (data-dir-run.ts). Groups are
@@ -25,13 +28,22 @@ import type { Item, LogRecord } from '../model/records.ts'
  * delete record is appended, and trimmed history entries are removed in the transaction that trims them, so
  * the file holds the items plus each group's history (LMDB reuses the freed pages; the file never shrinks).
  *
- * Room for what comes next (design.md, conditional writes): StoredItem takes a `version` (the seq of the last
- * change) and an expiry time beside `created`; idempotency keys and the expiry index get databases of their
- * own (`maxDbs` leaves room), so none of this needs a new FORMAT.
+ * Conditional writes (design.md): StoredItem has a `version` (the seq of the last change) and an expiry time
+ * beside `created`; items written before versions existed have none and count as version 0. Idempotency keys
+ * and the expiry indexes have databases of their own, so none of this needed a new FORMAT.
  */
 export const FORMAT = 1
 
-export const DATABASES = { store: 'store', groups: 'groups', items: 'items', history: 'history', listing: 'listing' } as const
+export const DATABASES = {
+  store: 'store',
+  groups: 'groups',
+  items: 'items',
+  history: 'history',
+  listing: 'listing',
+  expiry: 'expiry',
+  idempotency: 'idempotency',
+  idempotencyExpiry: 'idempotencyExpiry',
+} as const
 
 /** LMDB's largest key with its default 4 KiB pages. */
 const MAX_KEY_BYTES = 1978
@@ -54,11 +66,55 @@ export const newGroupMeta = (): GroupMeta => ({ seq: 0, ts: 0, first: 1, bytes: 
 export interface StoredItem {
   /** The seq of the entry that created the item: a group lists in creation order. */
   created: number
+  /** The seq of the entry that last changed it (absent: written before versions existed, version 0). */
+  version?: number
+  /** When it expires (ms since the epoch); absent when it does not. */
+  expires?: number
   item: Item
 }
 
+export const versionOf = (stored: StoredItem) => stored.version ?? 0
+
 /** The stored item as JSON, reusing the item's JSON so it is encoded once per write. */
-export const storedItemJson = (created: number, itemJson: string) => `{"created":${created},"item":${itemJson}}`
+export const storedItemJson = (created: number, version: number, expires: number | undefined, itemJson: string) =>
+  `{"created":${created},"version":${version}${expires === undefined ? '' : `,"expires":${expires}`},"item":${itemJson}}`
+
+/** An idempotency key's remembered write: what it answered (a WriteResult, or a send's record) and until when. */
+export interface Remembered {
+  fingerprint: string
+  expiresAt: number
+  answer: unknown
+}
+
+/** An index entry ordered by time: `<u64 ms><tail>`, so a range read up to now finds everything due. */
+export function timedKey(ms: number, tail: Buffer): Buffer {
+  const key = Buffer.allocUnsafe(8 + tail.length)
+  key.writeUInt32BE(Math.floor(ms / 2 ** 32), 0)
+  key.writeUInt32BE(ms >>> 0, 4)
+  tail.copy(key, 8)
+  return key
+}
+
+/** Past every timed key of `ms` and before. */
+export const timedEnd = (ms: number) => timedKey(ms + 1, EMPTY_TAIL)
+const EMPTY_TAIL = Buffer.alloc(0)
+
+/** A timed key's time, group (stream name, group id, prefix) and the tail after the group (an item id or a key). */
+export function decodeTimedKey(key: Buffer) {
+  const ms = key.readUInt32BE(0) * 2 ** 32 + key.readUInt32BE(4)
+  const s = key.readUInt16BE(8)
+  const streamName = key.toString('utf8', 10, 10 + s)
+  const g = key.readUInt16BE(10 + s)
+  const groupId = key.toString('utf8', 12 + s, 12 + s + g)
+  return { ms, streamName, groupId, prefix: key.subarray(8, 12 + s + g), tail: key.toString('utf8', 12 + s + g) }
+}
+
+/** Where an idempotency key of a group is remembered: the group's prefix + the key (UTF-8). */
+export function rememberedKey(prefix: Buffer, key: string): Buffer {
+  checkName(key)
+  if (prefix.length + Buffer.byteLength(key) + 8 > MAX_KEY_BYTES) throw tooLong()
+  return Buffer.concat([prefix, Buffer.from(key)])
+}
 
 /** A lone surrogate has no UTF-8 form: two such names would share a key. */
 const LONE_SURROGATE = /\p{Cs}/u
@@ -96,7 +152,8 @@ export const listingKey = (listing: Buffer, groupId: string) => Buffer.concat([l
 export function itemKey(prefix: Buffer, id: string): Buffer {
   checkName(id)
   const length = Buffer.byteLength(id)
-  if (prefix.length + length > MAX_KEY_BYTES) throw tooLong()
+  // 8 bytes to spare: the expiry index puts a time before the item's key.
+  if (prefix.length + length + 8 > MAX_KEY_BYTES) throw tooLong()
   const key = Buffer.allocUnsafe(prefix.length + length)
   prefix.copy(key)
   key.write(id, prefix.length)
@@ -114,7 +171,7 @@ export function historyKey(prefix: Buffer, seq: number): Buffer {
 /** Past every key that starts with `prefix`: UTF-8 never has 0xff, and a seq's first byte is 0. */
 export const prefixEnd = (prefix: Buffer) => Buffer.concat([prefix, Buffer.from([0xff])])
 
-const tooLong = () => new GatewayError('INVALID_ARGUMENT', `stream name, group id and item id may be at most ${MAX_KEY_BYTES - 4} bytes together`)
+const tooLong = () => new GatewayError('INVALID_ARGUMENT', `stream name, group id and item id (or idempotency key) may be at most ${MAX_KEY_BYTES - 12} bytes together`)
 
 /**
  * A history entry as stored: the record without the fields its key and the store already tell, built around

@@ -4,7 +4,9 @@ import { GatewayError } from '../model/errors.ts'
 import { groupKey } from '../model/group-key.ts'
 import type { CustomEvent, GroupInfo, Item, LogRecord, Snapshot } from '../model/records.ts'
 import {
+  DATABASES,
   decodeHistoryEntry,
+  decodeTimedKey,
   encodeHistoryEntry,
   type GroupMeta,
   groupPrefix,
@@ -14,12 +16,17 @@ import {
   listingKey,
   newGroupMeta,
   prefixEnd,
+  type Remembered,
+  rememberedKey,
   type StoredItem,
   storedItemJson,
   streamListing,
+  timedEnd,
+  timedKey,
+  versionOf,
 } from './durable-layout.ts'
 import { type OpenedDataDir, openDataDir } from './durable-open.ts'
-import type { HistoryLimit, Store, StoreListener, WriteResult } from './store.ts'
+import { conditionsFail, type HistoryLimit, type Idempotency, keyReused, type SetOptions, type Store, type StoreListener, type WriteOptions, type WriteResult } from './store.ts'
 
 export interface DurableStoreOptions {
   /** Where the data lives (created when missing). */
@@ -37,6 +44,8 @@ export interface DurableStoreOptions {
 class PendingGroup {
   readonly items = new Map<string, StoredItem | null>()
   readonly entries = new Map<number, { record: LogRecord; weight: number }>()
+  /** Idempotency keys remembered by writes in flight. */
+  readonly remembered = new Map<string, Remembered>()
   inFlight = 0
   /** Settles when the group's latest write is committed (or failed). */
   settled: Promise<unknown> = Promise.resolve()
@@ -83,6 +92,9 @@ export class DurableStore implements Store {
   private readonly itemsDb: Database<string, Buffer>
   private readonly historyDb: Database<Buffer, Buffer>
   private readonly listingDb: Database<Buffer, Buffer>
+  private readonly expiryDb: Database<Buffer, Buffer>
+  private readonly rememberedDb: Database<Remembered, Buffer>
+  private readonly rememberedExpiryDb: Database<Buffer, Buffer>
   private readonly pending = new Map<string, PendingGroup>()
   /** Writes waiting for their commit, in the order they were made, from `inFlightHead` on. */
   private inFlight: InFlight[] = []
@@ -107,6 +119,9 @@ export class DurableStore implements Store {
     this.itemsDb = env.openDB({ name: 'items', encoding: 'string', keyEncoding: 'binary' })
     this.historyDb = env.openDB({ name: 'history', encoding: 'binary', keyEncoding: 'binary' })
     this.listingDb = env.openDB({ name: 'listing', encoding: 'binary', keyEncoding: 'binary' })
+    this.expiryDb = env.openDB({ name: DATABASES.expiry, encoding: 'binary', keyEncoding: 'binary' })
+    this.rememberedDb = env.openDB({ name: DATABASES.idempotency, encoding: 'json', keyEncoding: 'binary' })
+    this.rememberedExpiryDb = env.openDB({ name: DATABASES.idempotencyExpiry, encoding: 'binary', keyEncoding: 'binary' })
     this.fsync = options.fsync ?? false
     this.historyLimit = options.historyLimit
     this.logger = (options.logger ?? pino({ level: 'silent' })).child({ store: 'durable' })
@@ -248,11 +263,44 @@ export class DurableStore implements Store {
     this.pending.clear()
   }
 
-  async get(streamName: string, groupId: string, id: string): Promise<Item | null> {
+  async get(streamName: string, groupId: string, id: string) {
     this.usable()
     const { key, prefix } = this.address(streamName, groupId)
     const group = this.pending.get(key)
-    return this.afterCommit(group, this.item(group, prefix, id)?.item ?? null)
+    const stored = this.item(group, prefix, id)
+    return this.afterCommit(group, stored && { item: stored.item, version: versionOf(stored) })
+  }
+
+  /**
+   * A write's idempotency key and where it is remembered, worked out before the write changes anything (a key
+   * too long fails here).
+   */
+  private keyOf(prefix: Buffer, idempotency: Idempotency | undefined) {
+    return idempotency && { ...idempotency, at: rememberedKey(prefix, idempotency.key) }
+  }
+
+  /** The answer remembered under the key (in flight or committed, and not past its time); throws when it was for another request. */
+  private replay(group: PendingGroup | undefined, key: ReturnType<DurableStore['keyOf']>): unknown {
+    if (!key) return undefined
+    const entry = group?.remembered.get(key.key) ?? this.rememberedDb.get(key.at)
+    if (!entry || entry.expiresAt <= Date.now()) return undefined
+    if (entry.fingerprint !== key.fingerprint) throw keyReused()
+    return entry.answer
+  }
+
+  /** Queues the key's answer with the write it answers, so both commit together. */
+  private remember(group: PendingGroup, key: ReturnType<DurableStore['keyOf']>, answer: unknown) {
+    if (!key) return
+    const entry: Remembered = { fingerprint: key.fingerprint, expiresAt: Date.now() + key.ttlMs, answer }
+    group.remembered.set(key.key, entry)
+    this.rememberedDb.put(key.at, entry)
+    this.rememberedExpiryDb.put(timedKey(entry.expiresAt, key.at), EMPTY)
+  }
+
+  /** Nothing was written (a replay, a failed condition): answers once what it was decided on is committed. */
+  private async refuse<T>(group: PendingGroup | undefined, error: GatewayError): Promise<T> {
+    await this.afterCommit(group, undefined)
+    throw error
   }
 
   async list(streamName: string, groupId: string): Promise<Item[]> {
@@ -268,46 +316,94 @@ export class DurableStore implements Store {
     return { key, prefix: this.pending.get(key)?.prefix ?? groupPrefix(streamName, groupId) }
   }
 
-  async set(streamName: string, groupId: string, item: Item): Promise<WriteResult> {
+  async set(streamName: string, groupId: string, item: Item, options: SetOptions = {}): Promise<WriteResult> {
     this.usable()
     const { key, prefix } = this.address(streamName, groupId)
     const itemAt = itemKey(prefix, item.id)
+    const idempotency = this.keyOf(prefix, options.idempotency)
+    const existing = this.pending.get(key)
+    const replayed = this.replay(existing, idempotency)
+    if (replayed) return this.afterCommit(existing, { ...(replayed as WriteResult), replayed: true })
+    const previous = this.item(existing, prefix, item.id)
+    const failed = conditionsFail(options, previous ? versionOf(previous) : null)
+    if (failed) return this.refuse(existing, failed)
     const group = this.writable(key, prefix)
-    const previous = this.item(group, prefix, item.id)
     const position = this.tick(group)
     const created = previous?.created ?? position.seq
     const itemJson = JSON.stringify(item)
-    group.items.set(item.id, { created, item })
-    this.itemsDb.put(itemAt, storedItemJson(created, itemJson))
+    group.items.set(item.id, { created, version: position.seq, expires: options.expiresAt, item })
+    this.itemsDb.put(itemAt, storedItemJson(created, position.seq, options.expiresAt, itemJson))
+    if (previous?.expires !== undefined) this.expiryDb.remove(timedKey(previous.expires, itemAt))
+    if (options.expiresAt !== undefined) this.expiryDb.put(timedKey(options.expiresAt, itemAt), EMPTY)
     if (!previous && ++group.meta.items === 1) this.listingDb.put(listingKey(streamListing(streamName), groupId), EMPTY)
     const record: LogRecord = { streamName, groupId, ...position, kind: previous ? 'update' : 'create', id: item.id, item }
+    const result: WriteResult = { previous: previous?.item ?? null, record }
+    this.remember(group, idempotency, result)
     const committed = this.append(streamName, group, record, itemJson)
-    return this.commit(key, group, record, committed, { previous: previous?.item ?? null, record })
+    return this.commit(key, group, record, committed, result)
   }
 
-  async delete(streamName: string, groupId: string, id: string): Promise<WriteResult | null> {
+  async delete(streamName: string, groupId: string, id: string, options: WriteOptions = {}): Promise<WriteResult | null> {
     this.usable()
     const { key, prefix } = this.address(streamName, groupId)
     const itemAt = itemKey(prefix, id)
+    const idempotency = this.keyOf(prefix, options.idempotency)
     const existing = this.pending.get(key)
+    const replayed = this.replay(existing, idempotency)
+    if (replayed) return this.afterCommit(existing, { ...(replayed as WriteResult), replayed: true })
     const previous = this.item(existing, prefix, id)
+    const failed = conditionsFail(options, previous ? versionOf(previous) : null)
+    if (failed) return this.refuse(existing, failed)
     if (!previous) return this.afterCommit(existing, null)
     const group = this.writable(key, prefix)
     group.items.set(id, null)
     this.itemsDb.remove(itemAt)
+    if (previous.expires !== undefined) this.expiryDb.remove(timedKey(previous.expires, itemAt))
     if (--group.meta.items === 0) this.listingDb.remove(listingKey(streamListing(streamName), groupId))
     const record: LogRecord = { streamName, groupId, ...this.tick(group), kind: 'delete', id, item: previous.item }
+    const result: WriteResult = { previous: previous.item, record }
+    this.remember(group, idempotency, result)
     const committed = this.append(streamName, group, record, JSON.stringify(previous.item))
-    return this.commit(key, group, record, committed, { previous: previous.item, record })
+    return this.commit(key, group, record, committed, result)
   }
 
-  async send(streamName: string, groupId: string, id: string | undefined, event: CustomEvent): Promise<LogRecord> {
+  async send(streamName: string, groupId: string, id: string | undefined, event: CustomEvent, options: Pick<WriteOptions, 'idempotency'> = {}): Promise<LogRecord> {
     this.usable()
     const { key, prefix } = this.address(streamName, groupId)
+    const idempotency = this.keyOf(prefix, options.idempotency)
+    const existing = this.pending.get(key)
+    const replayed = this.replay(existing, idempotency)
+    if (replayed) return this.afterCommit(existing, replayed as LogRecord)
     const group = this.writable(key, prefix)
     const record: LogRecord = { streamName, groupId, ...this.tick(group), kind: 'event', id, event }
+    this.remember(group, idempotency, record)
     const committed = this.append(streamName, group, record, JSON.stringify(event))
     return this.commit(key, group, record, committed, record)
+  }
+
+  /**
+   * Deletes the items due by `now` (the expiry index, as committed: an item set since with another time is
+   * skipped, its own entry is due later) and forgets the idempotency keys past their time.
+   */
+  async expire(now: number): Promise<number> {
+    this.usable()
+    for (const at of this.rememberedExpiryDb.getKeys({ end: timedEnd(now) })) {
+      const { streamName, groupId, prefix, tail } = decodeTimedKey(at)
+      const key = Buffer.from(at.subarray(8))
+      // A key remembered again by a write in flight keeps its new answer.
+      const again = this.pending.get(groupKey(streamName, groupId))?.remembered.has(tail)
+      if (!again && (this.rememberedDb.get(rememberedKey(prefix, tail))?.expiresAt ?? 0) <= now) this.rememberedDb.remove(key)
+      this.rememberedExpiryDb.remove(at)
+    }
+    const due = [...this.expiryDb.getKeys({ end: timedEnd(now) })].map(decodeTimedKey)
+    const deleted = await Promise.all(
+      due.map(({ ms, streamName, groupId, tail: id }) => {
+        const { key, prefix } = this.address(streamName, groupId)
+        if (this.item(this.pending.get(key), prefix, id)?.expires !== ms) return null
+        return this.delete(streamName, groupId, id)
+      }),
+    )
+    return deleted.filter(Boolean).length
   }
 
   // --- reads of the log -------------------------------------------------------------------------------------

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import calculateSlot from 'cluster-key-slot'
 
 /**
@@ -15,7 +16,13 @@ import calculateSlot from 'cluster-key-slot'
  * |                                   |         | (INFO `run_id`) it was created under                             |
  * | `<prefix>meta:<n>:<s>:<g>`        | hash    | `seq`: the group's last log position; `ts`: its clock (ms);      |
  * |                                   |         | `hb`: what its history weighs (bytes)                            |
- * | `<prefix>items:<n>:<s>:<g>`       | hash    | item id -> `<seq that created it>:<item JSON>` (creation order)  |
+ * | `<prefix>items:<n>:<s>:<g>`       | hash    | item id -> `<seq that created it>:<version>:<item JSON>`         |
+ * |                                   |         | (creation order; the version is the seq of its last change)      |
+ * | `<prefix>exp:<n>:<s>:<g>`         | zset    | the group's expiring items: id, scored by their time (ms)        |
+ * | `<prefix>idem:<n>:<s>:<g>:<h>`    | string  | an idempotency key (`<h>`: its SHA-1, hex): the request's         |
+ * |                                   |         | fingerprint and its answer; it has the key's ttl (PX)            |
+ * | `<prefix>expiring`                | zset    | every expiring item, `[stream, group, id]` (JSON) scored by its  |
+ * |                                   |         | time: what the expiry sweep reads (cluster: a slot of its own)   |
  * | `<prefix>log:<n>:<s>:<g>`         | list    | the group's newest log records (JSON), oldest first, within the  |
  * |                                   |         | stream's history bounds                                          |
  * | channel `<prefix>chan:<n>:<s>:<g>` | pub/sub | every record of the group, as written to the log                |
@@ -52,7 +59,8 @@ import calculateSlot from 'cluster-key-slot'
  * script touched the slot in between. Every followed group's slot is touched within a heartbeat of its
  * subscriber connection coming back, so this needs two failovers of one shard within about a second.
  *
- * No key has a TTL. Groups are never removed (like the memory store): `meta` and `log` stay after a group's
+ * Only idempotency keys have a TTL (a `volatile-*` eviction policy may evict them before their time: a retry
+ * would then be written again; `noeviction` keeps them). Groups are never removed (like the memory store): `meta` and `log` stay after a group's
  * last item is deleted, so a group costs up to its history bound of memory even when empty.
  */
 export const DEFAULT_REDIS_PREFIX = 'streamgate:'
@@ -64,7 +72,17 @@ export interface GroupKeys {
   items: string
   log: string
   channel: string
+  /** The group's expiring items. */
+  exp: string
+  /** Where the group remembers an idempotency key. */
+  idem(key: string): string
 }
+
+/** The deployment's index of expiring items (redis-scripts.ts). */
+export const expiringKey = (prefix: string) => `${prefix}expiring`
+
+/** A fixed-length tail, so a group id with `:` cannot make two (group, key) pairs share a name. */
+const keyHash = (key: string) => createHash('sha1').update(key).digest('hex')
 
 export type KeyLayout = (streamName: string, groupId: string) => GroupKeys
 
@@ -85,7 +103,15 @@ export function standaloneLayout(prefix: string): KeyLayout {
   const epoch = `${prefix}epoch`
   return (streamName, groupId) => {
     const name = groupName(streamName, groupId)
-    return { epoch, meta: `${prefix}meta:${name}`, items: `${prefix}items:${name}`, log: `${prefix}log:${name}`, channel: `${prefix}chan:${name}` }
+    return {
+      epoch,
+      meta: `${prefix}meta:${name}`,
+      items: `${prefix}items:${name}`,
+      log: `${prefix}log:${name}`,
+      channel: `${prefix}chan:${name}`,
+      exp: `${prefix}exp:${name}`,
+      idem: (key) => `${prefix}idem:${name}:${keyHash(key)}`,
+    }
   }
 }
 
@@ -99,6 +125,8 @@ export function clusterLayout(prefix: string): KeyLayout {
       items: `${prefix}items:${tag}`,
       log: `${prefix}log:${tag}`,
       channel: `${prefix}chan:${tag}`,
+      exp: `${prefix}exp:${tag}`,
+      idem: (key) => `${prefix}idem:${tag}:${keyHash(key)}`,
     }
   }
 }

@@ -89,60 +89,153 @@ local function append(meta, log, records, bytes, channel, rec)
   redis.call(PUBLISH, channel, rec)
 end
 
-local function item_json(stored)
-  return string.sub(stored, string.find(stored, ':', 1, true) + 1)
+-- A stored item is '<created seq>:<version>:<item JSON>'; one written before versions existed is
+-- '<created seq>:<item JSON>' and counts as version 0. Returns created, version, item JSON.
+local function parse_item(stored)
+  local a = string.find(stored, ':', 1, true)
+  local created = string.sub(stored, 1, a - 1)
+  if string.sub(stored, a + 1, a + 1) == '{' then return created, 0, string.sub(stored, a + 1) end
+  local b = string.find(stored, ':', a + 1, true)
+  return created, tonumber(string.sub(stored, a + 1, b - 1)), string.sub(stored, b + 1)
+end
+
+-- An idempotency key ('' fingerprint: none) is a string '<fingerprint>\\n<answer JSON>' with the key's ttl.
+-- Returns {'replay', answer} for the same request, {'reused'} for another one, nil when the key is new.
+local function replay(key, fingerprint)
+  if fingerprint == '' then return nil end
+  local kept = redis.call('GET', key)
+  if not kept then return nil end
+  local at = string.find(kept, '\\n', 1, true)
+  if string.sub(kept, 1, at - 1) ~= fingerprint then return {'reused'} end
+  return {'replay', string.sub(kept, at + 1)}
+end
+
+local function remember(key, fingerprint, ttl, answer)
+  if fingerprint ~= '' then redis.call('SET', key, fingerprint .. '\\n' .. answer, 'PX', ttl) end
+end
+
+-- {'failed', version or ''} when a condition does not hold ('' if_version: none; if_absent '1': create only).
+local function conditions_fail(exists, version, if_version, if_absent)
+  if if_absent == '1' and exists then return {'failed', int(version)} end
+  if if_version ~= '' and (not exists or version ~= tonumber(if_version)) then
+    if exists then return {'failed', int(version)} end
+    return {'failed', ''}
+  end
+  return nil
 end
 `
 
 /**
- * set: KEYS epoch, meta, items, log, groups; ARGV runid, candidate, floor, historyRecords, historyBytes, channel,
- * id, itemJson, head, groupId. A create lists the group in the stream's index of groups that hold items.
- * Returns {record, previous item JSON or nil}: `create` when the item did not exist, else `update`; the item
- * keeps the position it was created at.
+ * Every write script reads its conditions and idempotency key before it changes anything (the epoch included:
+ * a refusal or a replay reports no epoch, so it must not start one), and answers
+ * {'replay', answer JSON} (the key's first answer: nothing written), {'reused'} (the key was for another
+ * request), {'failed', version or ''} (a condition does not hold) or {'ok', ...} (written). Expiry: the group's
+ * zset `exp` holds its expiring items by time; on a single Redis the scripts also keep the deployment's zset of
+ * every expiring item (`expiring`, member `[stream, group, id]` as JSON) exact, which the sweep reads; on a
+ * cluster that zset lives in its own slot and the store keeps it (redis-store.ts).
+ */
+
+/**
+ * set: KEYS epoch, meta, items, log, exp, idem, [groups, expiring]; ARGV runid, candidate, floor, historyRecords,
+ * historyBytes, channel, id, itemJson, head, groupId, ifVersion, ifAbsent, fingerprint, idempotencyTtlMs,
+ * expiresAt ('' never), expiringMember. A create lists the group in the stream's index of groups that hold items.
+ * Written: {'ok', record, previous item JSON or nil}: `create` when the item did not exist, else `update`; the
+ * item keeps the position it was created at and takes the record's seq as its version.
  */
 const set = `
-local epoch = current_epoch(KEYS[1], ARGV[1], ARGV[2])
+local replayed = replay(KEYS[6], ARGV[13])
+if replayed then return replayed end
 local previous = redis.call('HGET', KEYS[3], ARGV[7])
+local created, version, before = false, 0, false
+if previous then created, version, before = parse_item(previous) end
+local failed = conditions_fail(previous, version, ARGV[11], ARGV[12])
+if failed then return failed end
+local epoch = current_epoch(KEYS[1], ARGV[1], ARGV[2])
 local seq, ts = tick(KEYS[2], tonumber(ARGV[3]))
-local kind, created, before = 'create', int(seq), false
-if previous then
-  local at = string.find(previous, ':', 1, true)
-  kind, created, before = 'update', string.sub(previous, 1, at - 1), string.sub(previous, at + 1)
+local kind = 'update'
+if not previous then kind, created = 'create', int(seq) end
+redis.call('HSET', KEYS[3], ARGV[7], created .. ':' .. int(seq) .. ':' .. ARGV[8])
+if not previous and KEYS[7] then redis.call('ZADD', KEYS[7], 0, ARGV[10]) end
+if ARGV[15] ~= '' then
+  redis.call('ZADD', KEYS[5], ARGV[15], ARGV[7])
+  if KEYS[8] then redis.call('ZADD', KEYS[8], ARGV[15], ARGV[16]) end
+elseif redis.call('ZREM', KEYS[5], ARGV[7]) == 1 and KEYS[8] then
+  redis.call('ZREM', KEYS[8], ARGV[16])
 end
-redis.call('HSET', KEYS[3], ARGV[7], created .. ':' .. ARGV[8])
-if not previous and KEYS[5] then redis.call('ZADD', KEYS[5], 0, ARGV[10]) end
 local rec = record(epoch, seq, ts, kind, ARGV[9], '"item":' .. ARGV[8])
 append(KEYS[2], KEYS[4], tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], rec)
-return {rec, before}
+remember(KEYS[6], ARGV[13], ARGV[14], '{"record":' .. rec .. ',"previous":' .. (before or 'null') .. '}')
+return {'ok', rec, before}
 `
 
 /**
- * delete: KEYS epoch, meta, items, log, groups; ARGV runid, candidate, floor, historyRecords, historyBytes,
- * channel, id, head, groupId. The group leaves the stream's index with its last item.
- * Returns the delete record (its item is the deleted item), or nil when nothing existed: then nothing changes.
+ * delete: KEYS epoch, meta, items, log, exp, idem, [groups, expiring]; ARGV runid, candidate, floor,
+ * historyRecords, historyBytes, channel, id, head, groupId, ifVersion, fingerprint, idempotencyTtlMs,
+ * expiringMember. The group leaves the stream's index with its last item.
+ * Written: {'ok', the delete record (its item is the deleted item)}; nil when nothing existed (and no
+ * condition was set): then nothing changes.
  */
 const del = `
+local replayed = replay(KEYS[6], ARGV[11])
+if replayed then return replayed end
 local previous = redis.call('HGET', KEYS[3], ARGV[7])
+local created, version, item = false, 0, false
+if previous then created, version, item = parse_item(previous) end
+local failed = conditions_fail(previous, version, ARGV[10], '')
+if failed then return failed end
 if not previous then return false end
 local epoch = current_epoch(KEYS[1], ARGV[1], ARGV[2])
 redis.call('HDEL', KEYS[3], ARGV[7])
-if KEYS[5] and redis.call('HLEN', KEYS[3]) == 0 then redis.call('ZREM', KEYS[5], ARGV[9]) end
+if KEYS[7] and redis.call('HLEN', KEYS[3]) == 0 then redis.call('ZREM', KEYS[7], ARGV[9]) end
+if redis.call('ZREM', KEYS[5], ARGV[7]) == 1 and KEYS[8] then redis.call('ZREM', KEYS[8], ARGV[13]) end
 local seq, ts = tick(KEYS[2], tonumber(ARGV[3]))
-local rec = record(epoch, seq, ts, 'delete', ARGV[8], '"item":' .. item_json(previous))
+local rec = record(epoch, seq, ts, 'delete', ARGV[8], '"item":' .. item)
 append(KEYS[2], KEYS[4], tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], rec)
-return rec
+remember(KEYS[6], ARGV[11], ARGV[12], '{"record":' .. rec .. ',"previous":' .. item .. '}')
+return {'ok', rec}
 `
 
 /**
- * send: KEYS epoch, meta, log; ARGV runid, candidate, floor, historyRecords, historyBytes, channel, eventJson,
- * head. Returns the record.
+ * expire: KEYS epoch, meta, items, log, exp, [groups, expiring]; ARGV runid, candidate, floor, historyRecords,
+ * historyBytes, channel, id, head, groupId, expiringMember. Deletes the item, as delete does, only if it is
+ * still due by Redis' clock (a later set moved or cleared its time): so of several instances sweeping at once
+ * exactly one deletes it. Returns {'deleted', record} or {'kept', its time or ''}.
+ */
+const expire = `
+local due = redis.call('ZSCORE', KEYS[5], ARGV[7])
+if not due or tonumber(due) > now_ms() then
+  if KEYS[7] then
+    if due then redis.call('ZADD', KEYS[7], due, ARGV[10]) else redis.call('ZREM', KEYS[7], ARGV[10]) end
+  end
+  return {'kept', due or ''}
+end
+redis.call('ZREM', KEYS[5], ARGV[7])
+if KEYS[7] then redis.call('ZREM', KEYS[7], ARGV[10]) end
+local previous = redis.call('HGET', KEYS[3], ARGV[7])
+if not previous then return {'kept', ''} end
+local epoch = current_epoch(KEYS[1], ARGV[1], ARGV[2])
+redis.call('HDEL', KEYS[3], ARGV[7])
+if KEYS[6] and redis.call('HLEN', KEYS[3]) == 0 then redis.call('ZREM', KEYS[6], ARGV[9]) end
+local seq, ts = tick(KEYS[2], tonumber(ARGV[3]))
+local _, _, item = parse_item(previous)
+local rec = record(epoch, seq, ts, 'delete', ARGV[8], '"item":' .. item)
+append(KEYS[2], KEYS[4], tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], rec)
+return {'deleted', rec}
+`
+
+/**
+ * send: KEYS epoch, meta, log, idem; ARGV runid, candidate, floor, historyRecords, historyBytes, channel,
+ * eventJson, head, fingerprint, idempotencyTtlMs. Written: {'ok', record}.
  */
 const send = `
+local replayed = replay(KEYS[4], ARGV[9])
+if replayed then return replayed end
 local epoch = current_epoch(KEYS[1], ARGV[1], ARGV[2])
 local seq, ts = tick(KEYS[2], tonumber(ARGV[3]))
 local rec = record(epoch, seq, ts, 'event', ARGV[8], '"event":' .. ARGV[7])
 append(KEYS[2], KEYS[3], tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], rec)
-return rec
+remember(KEYS[4], ARGV[9], ARGV[10], rec)
+return {'ok', rec}
 `
 
 /**
@@ -221,12 +314,27 @@ const script = (name: string, epoch: string, body: string): LuaScript => {
 const scriptSet = (epoch: string) => ({
   set: script('set', epoch, set),
   delete: script('delete', epoch, del),
+  expire: script('expire', epoch, expire),
   send: script('send', epoch, send),
   snapshot: script('snapshot', epoch, snapshot),
   history: script('history', epoch, history),
   position: script('position', epoch, position),
   epoch: script('epoch', epoch, epochOnly),
 })
+
+/**
+ * A cluster's zset of expiring items, which no group's script can reach: KEYS expiring; ARGV member, the
+ * score the sweep read, the item's time now ('' none). Moves the member only if nobody changed it since the
+ * sweep read it (a set that gave the item a new time wrote its own score).
+ */
+const expiringUpdateBody = `
+local seen = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not seen or tonumber(seen) ~= tonumber(ARGV[2]) then return 0 end
+if ARGV[3] == '' then redis.call('ZREM', KEYS[1], ARGV[1]) else redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1]) end
+return 1
+`
+
+export const expiringUpdate = script('expiring-update', '', expiringUpdateBody)
 
 export type Scripts = ReturnType<typeof scriptSet>
 

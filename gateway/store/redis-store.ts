@@ -4,11 +4,11 @@ import { pino, type Logger } from 'pino'
 import { GatewayError } from '../model/errors.ts'
 import { groupKey } from '../model/group-key.ts'
 import type { CustomEvent, GroupInfo, Item, LogRecord, Snapshot } from '../model/records.ts'
-import { clusterLayout, DEFAULT_REDIS_PREFIX, type GroupKeys, groupIndexKey, type KeyLayout, standaloneLayout } from './redis-keys.ts'
-import { clusterScripts, type LuaScript, type Scripts, standaloneScripts } from './redis-scripts.ts'
+import { clusterLayout, DEFAULT_REDIS_PREFIX, expiringKey, type GroupKeys, groupIndexKey, type KeyLayout, standaloneLayout } from './redis-keys.ts'
+import { clusterScripts, expiringUpdate, type LuaScript, type Scripts, standaloneScripts } from './redis-scripts.ts'
 import { ShardedSubscriber } from './redis-shard-subscriber.ts'
 import { type ChannelSubscriber, PlainSubscriber } from './redis-subscriber.ts'
-import type { HistoryLimit, Store, StoreListener, WriteResult } from './store.ts'
+import { type HistoryLimit, type Idempotency, keyReused, preconditionFailed, type SetOptions, type Store, type StoreListener, type WriteOptions, type WriteResult } from './store.ts'
 
 export interface RedisConfig {
   /** `redis://[user:password@]host:port[/db]`, or `rediss://` for TLS. */
@@ -108,8 +108,8 @@ export function clusterCoverageProblem(slots: Array<[number, number, ...unknown[
 /**
  * What keeps a Redis unusable as the store; undefined when it is fine. An `allkeys-*` eviction policy would
  * silently delete items, clocks and histories under memory pressure. `volatile-*` policies only evict keys with
- * a TTL, and the store sets none, so they never touch its keys (at maxmemory writes then fail, like
- * `noeviction`, with UNAVAILABLE).
+ * a TTL, and the store sets one only on idempotency keys, so they never touch stream state (at maxmemory writes
+ * then fail, like `noeviction`, with UNAVAILABLE); an evicted idempotency key lets a retry write again.
  */
 export function redisServerProblem(info: Record<string, string>): string | undefined {
   const major = Number(info.redis_version?.split('.')[0])
@@ -123,7 +123,7 @@ export function redisServerProblem(info: Record<string, string>): string | undef
   if (policy?.startsWith('allkeys-')) {
     return (
       `Redis maxmemory-policy is ${policy}: under memory pressure it would silently evict stream state (items, clocks, histories). ` +
-      `Set it to noeviction (writes then fail with 503 at maxmemory) or a volatile-* policy (streamgate sets no TTLs, so those never evict its keys): ` +
+      `Set it to noeviction (writes then fail with 503 at maxmemory) or a volatile-* policy (streamgate sets TTLs only on idempotency keys, so those evict nothing else): ` +
       `CONFIG SET maxmemory-policy noeviction`
     )
   }
@@ -177,13 +177,43 @@ function storeError(error: unknown): GatewayError {
 
 const unavailable = (why = 'Redis is not reachable') => new GatewayError('UNAVAILABLE', `the store is unavailable: ${why}`)
 
-/** Stored items are `<creation seq>:<json>`: a group lists in creation order, like the memory store. */
-const itemJson = (stored: string) => stored.slice(stored.indexOf(':') + 1)
+/**
+ * Stored items are `<creation seq>:<version>:<json>` (`<creation seq>:<json>` when written before versions
+ * existed: version 0): a group lists in creation order, like the memory store.
+ */
+function parseStored(stored: string) {
+  const at = stored.indexOf(':')
+  const created = Number(stored.slice(0, at))
+  if (stored[at + 1] === '{') return { created, version: 0, json: stored.slice(at + 1) }
+  const second = stored.indexOf(':', at + 1)
+  return { created, version: Number(stored.slice(at + 1, second)), json: stored.slice(second + 1) }
+}
 const inCreationOrder = (stored: string[]) =>
   stored
-    .map((value) => ({ at: Number(value.slice(0, value.indexOf(':'))), json: itemJson(value) }))
-    .sort((a, b) => a.at - b.at)
+    .map(parseStored)
+    .sort((a, b) => a.created - b.created)
     .map((entry) => JSON.parse(entry.json) as Item)
+
+/** What a write script answered (redis-scripts.ts): the written result, or a replay, or a refusal thrown. */
+type WriteReply = ['ok', string, string | null] | ['replay', string] | ['reused'] | ['failed', string]
+
+function written(reply: WriteReply): ['ok', string, string | null] | { replayed: string } {
+  switch (reply[0]) {
+    case 'ok':
+      return reply
+    case 'replay':
+      return { replayed: reply[1] }
+    case 'reused':
+      throw keyReused()
+    case 'failed':
+      throw preconditionFailed(reply[1] === '' ? null : Number(reply[1]))
+  }
+}
+
+const epochOfWrite = (reply: WriteReply | null) => (reply?.[0] === 'ok' ? (JSON.parse(reply[1]) as LogRecord).epoch : undefined)
+
+/** The script arguments of an idempotency key: its fingerprint ('' without one) and ttl. */
+const idempotencyArgs = (idempotency: Idempotency | undefined) => (idempotency ? [idempotency.fingerprint, idempotency.ttlMs] : ['', 0])
 
 /**
  * The scale-out store: item state, each group's log position and clock, a capped history per group and the
@@ -678,11 +708,13 @@ export class RedisStore implements Store {
     return this.watched.get(groupKey(streamName, groupId))?.maxTs ?? 0
   }
 
-  async get(streamName: string, groupId: string, id: string): Promise<Item | null> {
+  async get(streamName: string, groupId: string, id: string) {
     if (!this.usable) throw unavailable()
     try {
       const stored = await this.cmd.hget(this.keys(streamName, groupId).items, id)
-      return stored === null ? null : (JSON.parse(itemJson(stored)) as Item)
+      if (stored === null) return null
+      const { version, json } = parseStored(stored)
+      return { item: JSON.parse(json) as Item, version }
     } catch (error) {
       throw storeError(error)
     }
@@ -715,9 +747,12 @@ export class RedisStore implements Store {
     }
   }
 
-  /** A single Redis keeps the index of groups in the write scripts (their fifth key); a cluster cannot. */
+  /**
+   * A single Redis keeps the index of groups and the index of expiring items in the write scripts (their last
+   * two keys); a cluster cannot.
+   */
   private indexKeys(streamName: string) {
-    return this.cluster ? [] : [groupIndexKey(this.prefix, streamName, false)]
+    return this.cluster ? [] : [groupIndexKey(this.prefix, streamName, false), expiringKey(this.prefix)]
   }
 
   private async indexGroup(streamName: string, groupId: string) {
@@ -729,40 +764,121 @@ export class RedisStore implements Store {
     }
   }
 
-  async set(streamName: string, groupId: string, item: Item): Promise<WriteResult> {
+  private static expiringMember = (streamName: string, groupId: string, id: string) => JSON.stringify([streamName, groupId, id])
+
+  async set(streamName: string, groupId: string, item: Item, options: SetOptions = {}): Promise<WriteResult> {
     const keys = this.keys(streamName, groupId)
-    const [json, previous] = await this.call<[string, string | null]>(
-      this.scripts.set,
-      [keys.epoch, keys.meta, keys.items, keys.log, ...this.indexKeys(streamName)],
-      [this.floor(streamName, groupId), ...this.historyArgs(streamName), keys.channel, item.id, JSON.stringify(item), this.head(streamName, groupId, item.id), groupId],
-      (r) => (JSON.parse(r[0]) as LogRecord).epoch,
+    const member = RedisStore.expiringMember(streamName, groupId, item.id)
+    const reply = written(
+      await this.call<WriteReply>(
+        this.scripts.set,
+        [keys.epoch, keys.meta, keys.items, keys.log, keys.exp, keys.idem(options.idempotency?.key ?? ''), ...this.indexKeys(streamName)],
+        [
+          this.floor(streamName, groupId),
+          ...this.historyArgs(streamName),
+          keys.channel,
+          item.id,
+          JSON.stringify(item),
+          this.head(streamName, groupId, item.id),
+          groupId,
+          options.ifVersion ?? '',
+          options.ifAbsent ? '1' : '',
+          ...idempotencyArgs(options.idempotency),
+          options.expiresAt ?? '',
+          member,
+        ],
+        epochOfWrite,
+      ),
     )
+    if ('replayed' in reply) return { ...(JSON.parse(reply.replayed) as WriteResult), replayed: true }
+    const [, json, previous] = reply
     if (this.cluster && previous === null) await this.indexGroup(streamName, groupId)
+    if (this.cluster && options.expiresAt !== undefined) await this.indexExpiry(member, options.expiresAt)
     return { previous: previous === null ? null : (JSON.parse(previous) as Item), record: JSON.parse(json) as LogRecord }
   }
 
-  async delete(streamName: string, groupId: string, id: string): Promise<WriteResult | null> {
+  /**
+   * On a cluster, after the script: the sweep finds the item from here. A stale entry (the item was set again
+   * without a time, or deleted) is dropped by the sweep; one lost with a crash right after the script leaves the
+   * item without expiry until it is set again.
+   */
+  private async indexExpiry(member: string, expiresAt: number) {
+    try {
+      await this.cmd.zadd(expiringKey(this.prefix), expiresAt, member)
+    } catch (error) {
+      this.logger.warn({ err: error, member }, 'redis store: could not index an expiring item; it expires once set again')
+    }
+  }
+
+  async delete(streamName: string, groupId: string, id: string, options: WriteOptions = {}): Promise<WriteResult | null> {
     const keys = this.keys(streamName, groupId)
-    const json = await this.call<string | null>(
+    const reply = await this.call<WriteReply | null>(
       this.scripts.delete,
-      [keys.epoch, keys.meta, keys.items, keys.log, ...this.indexKeys(streamName)],
-      [this.floor(streamName, groupId), ...this.historyArgs(streamName), keys.channel, id, this.head(streamName, groupId, id), groupId],
-      (r) => (r === null ? undefined : (JSON.parse(r) as LogRecord).epoch),
+      [keys.epoch, keys.meta, keys.items, keys.log, keys.exp, keys.idem(options.idempotency?.key ?? ''), ...this.indexKeys(streamName)],
+      [
+        this.floor(streamName, groupId),
+        ...this.historyArgs(streamName),
+        keys.channel,
+        id,
+        this.head(streamName, groupId, id),
+        groupId,
+        options.ifVersion ?? '',
+        ...idempotencyArgs(options.idempotency),
+        RedisStore.expiringMember(streamName, groupId, id),
+      ],
+      epochOfWrite,
     )
-    if (json === null) return null
-    const record = JSON.parse(json) as LogRecord & { item: Item }
+    if (reply === null) return null
+    const result = written(reply)
+    if ('replayed' in result) return { ...(JSON.parse(result.replayed) as WriteResult), replayed: true }
+    const record = JSON.parse(result[1]) as LogRecord & { item: Item }
     return { previous: record.item, record }
   }
 
-  async send(streamName: string, groupId: string, id: string | undefined, event: CustomEvent): Promise<LogRecord> {
+  async send(streamName: string, groupId: string, id: string | undefined, event: CustomEvent, options: Pick<WriteOptions, 'idempotency'> = {}): Promise<LogRecord> {
     const keys = this.keys(streamName, groupId)
-    const json = await this.call<string>(
-      this.scripts.send,
-      [keys.epoch, keys.meta, keys.log],
-      [this.floor(streamName, groupId), ...this.historyArgs(streamName), keys.channel, JSON.stringify(event), this.head(streamName, groupId, id)],
-      (r) => (JSON.parse(r) as LogRecord).epoch,
+    const reply = written(
+      await this.call<WriteReply>(
+        this.scripts.send,
+        [keys.epoch, keys.meta, keys.log, keys.idem(options.idempotency?.key ?? '')],
+        [this.floor(streamName, groupId), ...this.historyArgs(streamName), keys.channel, JSON.stringify(event), this.head(streamName, groupId, id), ...idempotencyArgs(options.idempotency)],
+        epochOfWrite,
+      ),
     )
-    return JSON.parse(json) as LogRecord
+    return JSON.parse('replayed' in reply ? reply.replayed : reply[1]) as LogRecord
+  }
+
+  /**
+   * Reads the due entries of the index of expiring items and runs the expire script for each: it deletes the
+   * item only while it is still due, so instances sweeping at once delete it once. On a cluster the index is
+   * then brought up to date here (expiringUpdate), unless a write changed the entry meanwhile.
+   */
+  async expire(now: number): Promise<number> {
+    if (!this.usable) throw unavailable()
+    const index = expiringKey(this.prefix)
+    let due: string[]
+    try {
+      // A bounded batch, so one sweep never holds Redis long; more due items go with the next sweeps.
+      due = await this.cmd.zrangebyscore(index, '-inf', now, 'WITHSCORES', 'LIMIT', 0, 500)
+    } catch (error) {
+      throw storeError(error)
+    }
+    const entries = Array.from({ length: due.length / 2 }, (_, i) => ({ member: due[2 * i]!, score: due[2 * i + 1]! }))
+    const outcomes = await Promise.all(
+      entries.map(async ({ member, score }) => {
+        const [streamName, groupId, id] = JSON.parse(member) as [string, string, string]
+        const keys = this.keys(streamName, groupId)
+        const [status, rest] = await this.call<[string, string]>(
+          this.scripts.expire,
+          [keys.epoch, keys.meta, keys.items, keys.log, keys.exp, ...this.indexKeys(streamName)],
+          [this.floor(streamName, groupId), ...this.historyArgs(streamName), keys.channel, id, this.head(streamName, groupId, id), groupId, member],
+          (r) => (r[0] === 'deleted' ? (JSON.parse(r[1]) as LogRecord).epoch : undefined),
+        )
+        if (this.cluster) await this.run(expiringUpdate, [index], [member, score, status === 'deleted' ? '' : rest])
+        return status === 'deleted'
+      }),
+    )
+    return outcomes.filter(Boolean).length
   }
 
   async snapshot(streamName: string, groupId: string, id?: string): Promise<Snapshot> {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import type { Item, LogRecord } from '../model/records.ts'
-import type { HistoryLimit, Store } from './store.ts'
+import { GatewayError } from '../model/errors.ts'
+import type { HistoryLimit, Idempotency, Store } from './store.ts'
 
 /**
  * What every Store must do, as a table of cases that any engine runs (gateway/store/store-contract.test.ts
@@ -42,6 +43,18 @@ async function until(check: () => boolean, what: string) {
   }
 }
 
+/** Asserts that `work` is refused with this code (and reason), as the store's contract says. */
+async function refused(work: Promise<unknown>, code: string, reason?: string) {
+  await assert.rejects(work, (error: unknown) => {
+    assert.ok(error instanceof GatewayError, String(error))
+    assert.equal(error.code, code)
+    assert.equal(error.reason, reason)
+    return true
+  })
+}
+
+const key = (name: string, fingerprint = 'f1', ttlMs = 60_000): Idempotency => ({ key: name, fingerprint, ttlMs })
+
 const strictlyIncreasing = (values: number[]) => values.every((v, i) => i === 0 || v > values[i - 1]!)
 const seqs = (records: LogRecord[]) => records.map((r) => r.seq)
 
@@ -63,7 +76,7 @@ export const storeContract: ContractCase[] = [
       assert.deepEqual(seqs(results.map((r) => r.record)).sort((a, b) => a - b), Array.from({ length: 25 }, (_, i) => i + 1))
       const last = results.reduce((a, b) => (a.record.seq > b.record.seq ? a : b)).record
       assert.ok(last.kind === 'update')
-      assert.deepEqual(await store.get(S, 'atomic', 'x'), last.item)
+      assert.deepEqual(await store.get(S, 'atomic', 'x'), { item: last.item, version: last.seq })
     },
   },
   {
@@ -266,6 +279,137 @@ export const storeContract: ContractCase[] = [
       await Promise.all(Array.from({ length: 20 }, (_, n) => store.set(S, 'delivered', item(`i${n}`))))
       await until(() => resumed.length === 20, 'every history read')
       for (const records of resumed) assert.ok(records && records.length >= 1, 'the delivered record is in the history')
+    },
+  },
+  {
+    name: 'versions: an item is at the seq of its last change',
+    async run(open) {
+      const store = await open()
+      const first = await store.set(S, 'versions', item('a', { v: 1 }))
+      await store.send(S, 'versions', undefined, { type: 'between', data: null })
+      assert.equal((await store.get(S, 'versions', 'a'))?.version, first.record.seq)
+      const second = await store.set(S, 'versions', item('a', { v: 2 }))
+      assert.deepEqual(await store.get(S, 'versions', 'a'), { item: item('a', { v: 2 }), version: second.record.seq })
+    },
+  },
+  {
+    name: 'if-absent: of concurrent creates exactly one wins; the others are refused and send nothing',
+    async run(open) {
+      const store = await open()
+      const { records } = await follow(store, 'absent')
+      const outcomes = await Promise.allSettled(Array.from({ length: 10 }, (_, n) => store.set(S, 'absent', item('x', { n }), { ifAbsent: true })))
+      const won = outcomes.filter((o) => o.status === 'fulfilled')
+      assert.equal(won.length, 1)
+      for (const o of outcomes) if (o.status === 'rejected') assert.equal((o.reason as GatewayError).code, 'FAILED_PRECONDITION')
+      await refused(store.set(S, 'absent', item('x'), { ifAbsent: true }), 'FAILED_PRECONDITION')
+      await until(() => records.length === 1, 'the create')
+      await new Promise((r) => setTimeout(r, 30))
+      assert.equal(records.length, 1)
+      assert.equal((await store.snapshot(S, 'absent')).seq, 1)
+    },
+  },
+  {
+    name: 'if-version: a mismatch (or a missing item) writes nothing and sends nothing; a match writes',
+    async run(open) {
+      const store = await open()
+      const { records } = await follow(store, 'match')
+      const { record } = await store.set(S, 'match', item('a', { v: 1 }))
+      await refused(store.set(S, 'match', item('a', { v: 2 }), { ifVersion: record.seq + 1 }), 'FAILED_PRECONDITION')
+      await refused(store.delete(S, 'match', 'a', { ifVersion: record.seq + 1 }), 'FAILED_PRECONDITION')
+      await refused(store.set(S, 'match', item('b'), { ifVersion: 1 }), 'FAILED_PRECONDITION')
+      await refused(store.delete(S, 'match', 'b', { ifVersion: 1 }), 'FAILED_PRECONDITION')
+      assert.deepEqual(await store.get(S, 'match', 'a'), { item: item('a', { v: 1 }), version: record.seq })
+      const next = await store.set(S, 'match', item('a', { v: 3 }), { ifVersion: record.seq })
+      assert.equal(next.record.kind, 'update')
+      const gone = await store.delete(S, 'match', 'a', { ifVersion: next.record.seq })
+      assert.equal(gone?.record.kind, 'delete')
+      await until(() => records.length === 3, 'three records')
+      await new Promise((r) => setTimeout(r, 30))
+      assert.deepEqual(records.map((r) => r.kind), ['create', 'update', 'delete'])
+    },
+  },
+  {
+    name: 'if-version under contention: read-modify-write loops end exact',
+    async run(open) {
+      const store = await open()
+      await store.set(S, 'counter', item('c', { n: 0 }))
+      const bump = async () => {
+        for (;;) {
+          const current = (await store.get(S, 'counter', 'c'))!
+          try {
+            await store.set(S, 'counter', item('c', { n: (current.item.n as number) + 1 }), { ifVersion: current.version })
+            return
+          } catch (error) {
+            if (!(error instanceof GatewayError && error.code === 'FAILED_PRECONDITION')) throw error
+          }
+        }
+      }
+      await Promise.all(Array.from({ length: 8 }, async () => { for (let i = 0; i < 5; i++) await bump() }))
+      assert.equal((await store.get(S, 'counter', 'c'))!.item.n, 40)
+    },
+  },
+  {
+    name: 'idempotency: a retry gets the first answer and writes nothing; another request with the key is refused',
+    async run(open) {
+      const store = await open()
+      const { records } = await follow(store, 'idem')
+      const first = await store.set(S, 'idem', item('a', { v: 1 }), { idempotency: key('k1') })
+      const again = await store.set(S, 'idem', item('a', { v: 1 }), { idempotency: key('k1') })
+      assert.deepEqual({ record: again.record, previous: again.previous }, { record: first.record, previous: null })
+      assert.equal(again.replayed, true)
+      await refused(store.set(S, 'idem', item('a', { v: 2 }), { idempotency: key('k1', 'f2') }), 'INVALID_ARGUMENT', 'IDEMPOTENCY_KEY_REUSED')
+      const sent = await store.send(S, 'idem', 'a', { type: 'ping', data: 1 }, { idempotency: key('k2') })
+      assert.deepEqual(await store.send(S, 'idem', 'a', { type: 'ping', data: 1 }, { idempotency: key('k2') }), sent)
+      const deleted = await store.delete(S, 'idem', 'a', { idempotency: key('k3') })
+      const redone = await store.delete(S, 'idem', 'a', { idempotency: key('k3') })
+      assert.deepEqual(redone?.record, deleted?.record)
+      assert.deepEqual(redone?.previous, item('a', { v: 1 }))
+      // Keys are per group: the same key elsewhere is a new request.
+      assert.equal((await store.set(S, 'idem-other', item('a'), { idempotency: key('k1', 'f9') })).replayed, undefined)
+      await until(() => records.length === 3, 'three records')
+      await new Promise((r) => setTimeout(r, 30))
+      assert.deepEqual(records.map((r) => r.kind), ['create', 'event', 'delete'])
+    },
+  },
+  {
+    name: 'idempotency: concurrent retries of one key write once',
+    async run(open) {
+      const store = await open()
+      const results = await Promise.all(Array.from({ length: 10 }, () => store.set(S, 'idem-race', item('a'), { idempotency: key('once') })))
+      assert.equal(new Set(results.map((r) => r.record.seq)).size, 1)
+      assert.equal((await store.snapshot(S, 'idem-race')).seq, 1)
+    },
+  },
+  {
+    name: 'idempotency: a key past its ttl is forgotten',
+    async run(open) {
+      const store = await open()
+      await store.set(S, 'idem-ttl', item('a'), { idempotency: key('short', 'f1', 100) })
+      await new Promise((r) => setTimeout(r, 250))
+      await store.expire(Date.now())
+      const later = await store.set(S, 'idem-ttl', item('a'), { idempotency: key('short', 'f2', 100) })
+      assert.equal(later.record.seq, 2)
+    },
+  },
+  {
+    name: 'expiry: a due item is deleted through the log, once, and only when due; a set without ttl cancels it',
+    async run(open) {
+      const store = await open()
+      const { records } = await follow(store, 'ttl')
+      const now = Date.now()
+      await store.set(S, 'ttl', item('soon'), { expiresAt: now + 200 })
+      await store.set(S, 'ttl', item('later'), { expiresAt: now + 60_000 })
+      await store.set(S, 'ttl', item('kept'), { expiresAt: now + 200 })
+      await store.set(S, 'ttl', item('kept', { again: true }))
+      assert.equal(await store.expire(Date.now()), 0)
+      await new Promise((r) => setTimeout(r, 300))
+      const [a, b] = await Promise.all([store.expire(Date.now()), store.expire(Date.now())])
+      assert.equal(a + b, 1)
+      assert.equal(await store.expire(Date.now()), 0)
+      assert.equal(await store.get(S, 'ttl', 'soon'), null)
+      assert.deepEqual((await store.list(S, 'ttl')).map((i) => i.id).sort(), ['kept', 'later'])
+      await until(() => records.length === 5, 'the expiry delete')
+      assert.deepEqual({ kind: records[4]!.kind, id: records[4]!.id }, { kind: 'delete', id: 'soon' })
     },
   },
 ]

@@ -4,7 +4,7 @@ import { type Caller, tokenFrom } from '../core/auth.ts'
 import { GatewayError } from '../model/errors.ts'
 import type { Gateway } from '../core/gateway.ts'
 import type { Transport } from '../observability/metrics.ts'
-import { httpStatus } from './http-status.ts'
+import { statusOf } from './http-status.ts'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -41,7 +41,7 @@ export function sendFailure(gateway: Gateway, transport: Transport, error: Fasti
   const failure = asGatewayError(error)
   if (failure.code === 'INTERNAL') request.log.error({ err: error }, 'request failed')
   gateway.metrics.rejectedInputs.inc({ transport, reason: failure.code.toLowerCase() })
-  return reply.status(httpStatus[failure.code]).send(failure.toJSON())
+  return reply.status(statusOf(failure)).send(failure.toJSON())
 }
 
 /**

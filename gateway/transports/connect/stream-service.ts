@@ -13,6 +13,12 @@ const transport = 'connect'
 /** Get, Set and Delete name an item; the core refuses an empty id. */
 const itemAddress = ({ streamName, groupId, id }: { streamName: string; groupId: string; id: string }) => ({ streamName, groupId, id })
 
+/** The write conditions of a request; proto3's empty string and zero stand for "none". */
+const conditionsOf = (request: { ifVersion?: bigint; idempotencyKey: string }) => ({
+  ifVersion: request.ifVersion === undefined ? undefined : Number(request.ifVersion),
+  idempotencyKey: request.idempotencyKey || undefined,
+})
+
 type UnaryMethods = Omit<ServiceImpl<typeof StreamService>, 'subscribe'>
 
 /**
@@ -35,18 +41,26 @@ export function streamServiceRoutes(router: ConnectRouter, gateway: Gateway) {
   }
 
   const methods: UnaryMethods = {
-    get: (request, context) => unary(context, async () => ({ item: await gateway.get(callerOf(context), itemAddress(request)) })),
+    get: (request, context) =>
+      unary(context, async () => {
+        const { item, version } = await gateway.get(callerOf(context), itemAddress(request))
+        return { item, version: BigInt(version) }
+      }),
     list: (request, context) => unary(context, async () => ({ items: await gateway.list(callerOf(context), { streamName: request.streamName, groupId: request.groupId }) })),
     set: (request, context) =>
       unary(context, async () => {
-        const { item, created, record } = await gateway.set(callerOf(context), itemAddress(request), request.data)
-        return { item, created, timestamp: BigInt(record.timestamp), resumeToken: resumeToken(record.epoch, record.seq) }
+        const { item, created, record } = await gateway.set(callerOf(context), itemAddress(request), request.data, {
+          ...conditionsOf(request),
+          ifAbsent: request.ifAbsent || undefined,
+          ttlSeconds: request.ttlSeconds || undefined,
+        })
+        return { item, created, timestamp: BigInt(record.timestamp), resumeToken: resumeToken(record.epoch, record.seq), version: BigInt(record.seq) }
       }),
-    delete: (request, context) => unary(context, async () => ({ item: await gateway.delete(callerOf(context), itemAddress(request)) })),
+    delete: (request, context) => unary(context, async () => ({ item: await gateway.delete(callerOf(context), itemAddress(request), conditionsOf(request)) })),
     send: (request, context) =>
       unary(context, async () => {
         const data = request.data === undefined ? undefined : toJson(ValueSchema, request.data)
-        const record = await gateway.send(callerOf(context), addressOf(request), { type: request.type, data })
+        const record = await gateway.send(callerOf(context), addressOf(request), { type: request.type, data }, { idempotencyKey: request.idempotencyKey || undefined })
         return { timestamp: BigInt(record.timestamp) }
       }),
     listStreams: (_request, context) => unary(context, async () => ({ streams: gateway.listStreams().map((name) => ({ name })) })),

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { GatewayError } from '../../model/errors.ts'
 import type { Gateway } from '../../core/gateway.ts'
 import { handleRequestsAs } from '../http-requests.ts'
+import { etag, idempotencyKey, setConditions, writeConditions } from './conditional-headers.ts'
 
 type GroupParams = { streamName: string; groupId: string }
 type ItemParams = GroupParams & { id: string }
@@ -38,21 +39,25 @@ export function restRoutes(gateway: Gateway) {
 
     app.get<{ Params: GroupParams }>('/streams/:streamName/:groupId', (request) => gateway.list(request.caller, request.params))
 
-    app.get<{ Params: ItemParams }>('/streams/:streamName/:groupId/:id', (request) => gateway.get(request.caller, request.params))
-
-    app.put<{ Params: ItemParams }>('/streams/:streamName/:groupId/:id', async (request, reply) => {
-      const { item, created } = await gateway.set(request.caller, request.params, request.body)
-      return reply.status(created ? 201 : 200).send(item)
+    app.get<{ Params: ItemParams }>('/streams/:streamName/:groupId/:id', async (request, reply) => {
+      const { item, version } = await gateway.get(request.caller, request.params)
+      return reply.header('etag', etag(version)).send(item)
     })
 
-    app.delete<{ Params: ItemParams }>('/streams/:streamName/:groupId/:id', (request) => gateway.delete(request.caller, request.params))
+    // Conditions, idempotency and expiry (design.md): If-None-Match: *, If-Match: "<version>", Idempotency-Key, ?ttl=.
+    app.put<{ Params: ItemParams; Querystring: { ttl?: string } }>('/streams/:streamName/:groupId/:id', async (request, reply) => {
+      const { item, created, record } = await gateway.set(request.caller, request.params, request.body, setConditions(request))
+      return reply.status(created ? 201 : 200).header('etag', etag(record.seq)).send(item)
+    })
+
+    app.delete<{ Params: ItemParams }>('/streams/:streamName/:groupId/:id', (request) => gateway.delete(request.caller, request.params, writeConditions(request)))
 
     const sendEvent = async (request: FastifyRequest<{ Params: GroupParams & { id?: string } }>, reply: FastifyReply) => {
       const body = request.body as { type?: unknown; data?: unknown } | undefined
       if (typeof body !== 'object' || body === null || typeof body.type !== 'string') {
         throw new GatewayError('INVALID_ARGUMENT', 'body must be {"type": string, "data": any}')
       }
-      const record = await gateway.send(request.caller, request.params, { type: body.type, data: body.data })
+      const record = await gateway.send(request.caller, request.params, { type: body.type, data: body.data }, { idempotencyKey: idempotencyKey(request) })
       return reply.status(202).send({ timestamp: record.timestamp })
     }
     app.post('/streams/:streamName/:groupId/events', sendEvent)

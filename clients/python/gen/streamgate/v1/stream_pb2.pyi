@@ -15,14 +15,18 @@ class CustomEvent(_message.Message):
     def __init__(self, type: _Optional[str] = ..., data: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ...) -> None: ...
 
 class DeleteRequest(_message.Message):
-    __slots__ = ["group_id", "id", "stream_name"]
+    __slots__ = ["group_id", "id", "idempotency_key", "if_version", "stream_name"]
     GROUP_ID_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     ID_FIELD_NUMBER: _ClassVar[int]
+    IF_VERSION_FIELD_NUMBER: _ClassVar[int]
     STREAM_NAME_FIELD_NUMBER: _ClassVar[int]
     group_id: str
     id: str
+    idempotency_key: str
+    if_version: int
     stream_name: str
-    def __init__(self, stream_name: _Optional[str] = ..., group_id: _Optional[str] = ..., id: _Optional[str] = ...) -> None: ...
+    def __init__(self, stream_name: _Optional[str] = ..., group_id: _Optional[str] = ..., id: _Optional[str] = ..., if_version: _Optional[int] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
 
 class DeleteResponse(_message.Message):
     __slots__ = ["item"]
@@ -41,10 +45,12 @@ class GetRequest(_message.Message):
     def __init__(self, stream_name: _Optional[str] = ..., group_id: _Optional[str] = ..., id: _Optional[str] = ...) -> None: ...
 
 class GetResponse(_message.Message):
-    __slots__ = ["item"]
+    __slots__ = ["item", "version"]
     ITEM_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
     item: _struct_pb2.Struct
-    def __init__(self, item: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+    version: int
+    def __init__(self, item: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., version: _Optional[int] = ...) -> None: ...
 
 class GroupInfo(_message.Message):
     __slots__ = ["group_id", "items"]
@@ -117,18 +123,20 @@ class SchemaViolation(_message.Message):
     def __init__(self, issues: _Optional[_Iterable[_Union[SchemaIssue, _Mapping]]] = ...) -> None: ...
 
 class SendRequest(_message.Message):
-    __slots__ = ["data", "group_id", "id", "stream_name", "type"]
+    __slots__ = ["data", "group_id", "id", "idempotency_key", "stream_name", "type"]
     DATA_FIELD_NUMBER: _ClassVar[int]
     GROUP_ID_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     ID_FIELD_NUMBER: _ClassVar[int]
     STREAM_NAME_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     data: _struct_pb2.Value
     group_id: str
     id: str
+    idempotency_key: str
     stream_name: str
     type: str
-    def __init__(self, stream_name: _Optional[str] = ..., group_id: _Optional[str] = ..., id: _Optional[str] = ..., type: _Optional[str] = ..., data: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ...) -> None: ...
+    def __init__(self, stream_name: _Optional[str] = ..., group_id: _Optional[str] = ..., id: _Optional[str] = ..., type: _Optional[str] = ..., data: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
 
 class SendResponse(_message.Message):
     __slots__ = ["timestamp"]
@@ -137,28 +145,38 @@ class SendResponse(_message.Message):
     def __init__(self, timestamp: _Optional[int] = ...) -> None: ...
 
 class SetRequest(_message.Message):
-    __slots__ = ["data", "group_id", "id", "stream_name"]
+    __slots__ = ["data", "group_id", "id", "idempotency_key", "if_absent", "if_version", "stream_name", "ttl_seconds"]
     DATA_FIELD_NUMBER: _ClassVar[int]
     GROUP_ID_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     ID_FIELD_NUMBER: _ClassVar[int]
+    IF_ABSENT_FIELD_NUMBER: _ClassVar[int]
+    IF_VERSION_FIELD_NUMBER: _ClassVar[int]
     STREAM_NAME_FIELD_NUMBER: _ClassVar[int]
+    TTL_SECONDS_FIELD_NUMBER: _ClassVar[int]
     data: _struct_pb2.Struct
     group_id: str
     id: str
+    idempotency_key: str
+    if_absent: bool
+    if_version: int
     stream_name: str
-    def __init__(self, stream_name: _Optional[str] = ..., group_id: _Optional[str] = ..., id: _Optional[str] = ..., data: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+    ttl_seconds: int
+    def __init__(self, stream_name: _Optional[str] = ..., group_id: _Optional[str] = ..., id: _Optional[str] = ..., data: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., if_version: _Optional[int] = ..., if_absent: bool = ..., idempotency_key: _Optional[str] = ..., ttl_seconds: _Optional[int] = ...) -> None: ...
 
 class SetResponse(_message.Message):
-    __slots__ = ["created", "item", "resume_token", "timestamp"]
+    __slots__ = ["created", "item", "resume_token", "timestamp", "version"]
     CREATED_FIELD_NUMBER: _ClassVar[int]
     ITEM_FIELD_NUMBER: _ClassVar[int]
     RESUME_TOKEN_FIELD_NUMBER: _ClassVar[int]
     TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
     created: bool
     item: _struct_pb2.Struct
     resume_token: str
     timestamp: int
-    def __init__(self, item: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., created: bool = ..., timestamp: _Optional[int] = ..., resume_token: _Optional[str] = ...) -> None: ...
+    version: int
+    def __init__(self, item: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., created: bool = ..., timestamp: _Optional[int] = ..., resume_token: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...
 
 class StreamInfo(_message.Message):
     __slots__ = ["name"]

@@ -12,7 +12,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file streamgate/v1/stream.proto.
  */
 export const file_streamgate_v1_stream: GenFile = /*@__PURE__*/
-  fileDesc("ChpzdHJlYW1nYXRlL3YxL3N0cmVhbS5wcm90bxINc3RyZWFtZ2F0ZS52MSJbChBTdWJzY3JpYmVSZXF1ZXN0EhMKC3N0cmVhbV9uYW1lGAEgASgJEhAKCGdyb3VwX2lkGAIgASgJEgoKAmlkGAMgASgJEhQKDHJlc3VtZV90b2tlbhgEIAEoCSL3AgoRU3Vic2NyaWJlUmVzcG9uc2USEwoLc3RyZWFtX25hbWUYASABKAkSEAoIZ3JvdXBfaWQYAiABKAkSCgoCaWQYAyABKAkSEQoJdGltZXN0YW1wGAQgASgDEhQKDHJlc3VtZV90b2tlbhgFIAEoCRIQCghzZXF1ZW5jZRgGIAEoBBIRCgljb25mbGF0ZWQYByABKA0SIwoEc3luYxgKIAEoCzITLnN0cmVhbWdhdGUudjEuU3luY0gAEisKBmNyZWF0ZRgLIAEoCzIZLnN0cmVhbWdhdGUudjEuSXRlbUNoYW5nZUgAEisKBnVwZGF0ZRgMIAEoCzIZLnN0cmVhbWdhdGUudjEuSXRlbUNoYW5nZUgAEisKBmRlbGV0ZRgNIAEoCzIZLnN0cmVhbWdhdGUudjEuSXRlbUNoYW5nZUgAEiwKBmN1c3RvbRgOIAEoCzIaLnN0cmVhbWdhdGUudjEuQ3VzdG9tRXZlbnRIAEIHCgVldmVudCI9CgRTeW5jEiYKBWl0ZW1zGAEgAygLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBINCgVyZXNldBgCIAEoCCIzCgpJdGVtQ2hhbmdlEiUKBGl0ZW0YASABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IkEKC0N1c3RvbUV2ZW50EgwKBHR5cGUYASABKAkSJAoEZGF0YRgCIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZSI/CgpHZXRSZXF1ZXN0EhMKC3N0cmVhbV9uYW1lGAEgASgJEhAKCGdyb3VwX2lkGAIgASgJEgoKAmlkGAMgASgJIjQKC0dldFJlc3BvbnNlEiUKBGl0ZW0YASABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IjQKC0xpc3RSZXF1ZXN0EhMKC3N0cmVhbV9uYW1lGAEgASgJEhAKCGdyb3VwX2lkGAIgASgJIjYKDExpc3RSZXNwb25zZRImCgVpdGVtcxgBIAMoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QiZgoKU2V0UmVxdWVzdBITCgtzdHJlYW1fbmFtZRgBIAEoCRIQCghncm91cF9pZBgCIAEoCRIKCgJpZBgDIAEoCRIlCgRkYXRhGAQgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCJuCgtTZXRSZXNwb25zZRIlCgRpdGVtGAEgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIPCgdjcmVhdGVkGAIgASgIEhEKCXRpbWVzdGFtcBgDIAEoAxIUCgxyZXN1bWVfdG9rZW4YBCABKAkiQgoNRGVsZXRlUmVxdWVzdBITCgtzdHJlYW1fbmFtZRgBIAEoCRIQCghncm91cF9pZBgCIAEoCRIKCgJpZBgDIAEoCSI3Cg5EZWxldGVSZXNwb25zZRIlCgRpdGVtGAEgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCJ0CgtTZW5kUmVxdWVzdBITCgtzdHJlYW1fbmFtZRgBIAEoCRIQCghncm91cF9pZBgCIAEoCRIKCgJpZBgDIAEoCRIMCgR0eXBlGAQgASgJEiQKBGRhdGEYBSABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUiIQoMU2VuZFJlc3BvbnNlEhEKCXRpbWVzdGFtcBgBIAEoAyIUChJMaXN0U3RyZWFtc1JlcXVlc3QiQQoTTGlzdFN0cmVhbXNSZXNwb25zZRIqCgdzdHJlYW1zGAEgAygLMhkuc3RyZWFtZ2F0ZS52MS5TdHJlYW1JbmZvIhoKClN0cmVhbUluZm8SDAoEbmFtZRgBIAEoCSJGChFMaXN0R3JvdXBzUmVxdWVzdBITCgtzdHJlYW1fbmFtZRgBIAEoCRINCgVhZnRlchgCIAEoCRINCgVsaW1pdBgDIAEoDSJSChJMaXN0R3JvdXBzUmVzcG9uc2USKAoGZ3JvdXBzGAEgAygLMhguc3RyZWFtZ2F0ZS52MS5Hcm91cEluZm8SEgoKbmV4dF9hZnRlchgCIAEoCSIsCglHcm91cEluZm8SEAoIZ3JvdXBfaWQYASABKAkSDQoFaXRlbXMYAiABKA0iPQoPU2NoZW1hVmlvbGF0aW9uEioKBmlzc3VlcxgBIAMoCzIaLnN0cmVhbWdhdGUudjEuU2NoZW1hSXNzdWUiLAoLU2NoZW1hSXNzdWUSDAoEcGF0aBgBIAEoCRIPCgdtZXNzYWdlGAIgASgJMs8ECg1TdHJlYW1TZXJ2aWNlElAKCVN1YnNjcmliZRIfLnN0cmVhbWdhdGUudjEuU3Vic2NyaWJlUmVxdWVzdBogLnN0cmVhbWdhdGUudjEuU3Vic2NyaWJlUmVzcG9uc2UwARI8CgNHZXQSGS5zdHJlYW1nYXRlLnYxLkdldFJlcXVlc3QaGi5zdHJlYW1nYXRlLnYxLkdldFJlc3BvbnNlEj8KBExpc3QSGi5zdHJlYW1nYXRlLnYxLkxpc3RSZXF1ZXN0Ghsuc3RyZWFtZ2F0ZS52MS5MaXN0UmVzcG9uc2USPAoDU2V0Ehkuc3RyZWFtZ2F0ZS52MS5TZXRSZXF1ZXN0Ghouc3RyZWFtZ2F0ZS52MS5TZXRSZXNwb25zZRJFCgZEZWxldGUSHC5zdHJlYW1nYXRlLnYxLkRlbGV0ZVJlcXVlc3QaHS5zdHJlYW1nYXRlLnYxLkRlbGV0ZVJlc3BvbnNlEj8KBFNlbmQSGi5zdHJlYW1nYXRlLnYxLlNlbmRSZXF1ZXN0Ghsuc3RyZWFtZ2F0ZS52MS5TZW5kUmVzcG9uc2USVAoLTGlzdFN0cmVhbXMSIS5zdHJlYW1nYXRlLnYxLkxpc3RTdHJlYW1zUmVxdWVzdBoiLnN0cmVhbWdhdGUudjEuTGlzdFN0cmVhbXNSZXNwb25zZRJRCgpMaXN0R3JvdXBzEiAuc3RyZWFtZ2F0ZS52MS5MaXN0R3JvdXBzUmVxdWVzdBohLnN0cmVhbWdhdGUudjEuTGlzdEdyb3Vwc1Jlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_struct]);
+  fileDesc("ChpzdHJlYW1nYXRlL3YxL3N0cmVhbS5wcm90bxINc3RyZWFtZ2F0ZS52MSJbChBTdWJzY3JpYmVSZXF1ZXN0EhMKC3N0cmVhbV9uYW1lGAEgASgJEhAKCGdyb3VwX2lkGAIgASgJEgoKAmlkGAMgASgJEhQKDHJlc3VtZV90b2tlbhgEIAEoCSL3AgoRU3Vic2NyaWJlUmVzcG9uc2USEwoLc3RyZWFtX25hbWUYASABKAkSEAoIZ3JvdXBfaWQYAiABKAkSCgoCaWQYAyABKAkSEQoJdGltZXN0YW1wGAQgASgDEhQKDHJlc3VtZV90b2tlbhgFIAEoCRIQCghzZXF1ZW5jZRgGIAEoBBIRCgljb25mbGF0ZWQYByABKA0SIwoEc3luYxgKIAEoCzITLnN0cmVhbWdhdGUudjEuU3luY0gAEisKBmNyZWF0ZRgLIAEoCzIZLnN0cmVhbWdhdGUudjEuSXRlbUNoYW5nZUgAEisKBnVwZGF0ZRgMIAEoCzIZLnN0cmVhbWdhdGUudjEuSXRlbUNoYW5nZUgAEisKBmRlbGV0ZRgNIAEoCzIZLnN0cmVhbWdhdGUudjEuSXRlbUNoYW5nZUgAEiwKBmN1c3RvbRgOIAEoCzIaLnN0cmVhbWdhdGUudjEuQ3VzdG9tRXZlbnRIAEIHCgVldmVudCI9CgRTeW5jEiYKBWl0ZW1zGAEgAygLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBINCgVyZXNldBgCIAEoCCIzCgpJdGVtQ2hhbmdlEiUKBGl0ZW0YASABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IkEKC0N1c3RvbUV2ZW50EgwKBHR5cGUYASABKAkSJAoEZGF0YRgCIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZSI/CgpHZXRSZXF1ZXN0EhMKC3N0cmVhbV9uYW1lGAEgASgJEhAKCGdyb3VwX2lkGAIgASgJEgoKAmlkGAMgASgJIkUKC0dldFJlc3BvbnNlEiUKBGl0ZW0YASABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Eg8KB3ZlcnNpb24YAiABKAQiNAoLTGlzdFJlcXVlc3QSEwoLc3RyZWFtX25hbWUYASABKAkSEAoIZ3JvdXBfaWQYAiABKAkiNgoMTGlzdFJlc3BvbnNlEiYKBWl0ZW1zGAEgAygLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCLPAQoKU2V0UmVxdWVzdBITCgtzdHJlYW1fbmFtZRgBIAEoCRIQCghncm91cF9pZBgCIAEoCRIKCgJpZBgDIAEoCRIlCgRkYXRhGAQgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIXCgppZl92ZXJzaW9uGAUgASgESACIAQESEQoJaWZfYWJzZW50GAYgASgIEhcKD2lkZW1wb3RlbmN5X2tleRgHIAEoCRITCgt0dGxfc2Vjb25kcxgIIAEoDUINCgtfaWZfdmVyc2lvbiJ/CgtTZXRSZXNwb25zZRIlCgRpdGVtGAEgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIPCgdjcmVhdGVkGAIgASgIEhEKCXRpbWVzdGFtcBgDIAEoAxIUCgxyZXN1bWVfdG9rZW4YBCABKAkSDwoHdmVyc2lvbhgFIAEoBCKDAQoNRGVsZXRlUmVxdWVzdBITCgtzdHJlYW1fbmFtZRgBIAEoCRIQCghncm91cF9pZBgCIAEoCRIKCgJpZBgDIAEoCRIXCgppZl92ZXJzaW9uGAQgASgESACIAQESFwoPaWRlbXBvdGVuY3lfa2V5GAUgASgJQg0KC19pZl92ZXJzaW9uIjcKDkRlbGV0ZVJlc3BvbnNlEiUKBGl0ZW0YASABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Io0BCgtTZW5kUmVxdWVzdBITCgtzdHJlYW1fbmFtZRgBIAEoCRIQCghncm91cF9pZBgCIAEoCRIKCgJpZBgDIAEoCRIMCgR0eXBlGAQgASgJEiQKBGRhdGEYBSABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSFwoPaWRlbXBvdGVuY3lfa2V5GAYgASgJIiEKDFNlbmRSZXNwb25zZRIRCgl0aW1lc3RhbXAYASABKAMiFAoSTGlzdFN0cmVhbXNSZXF1ZXN0IkEKE0xpc3RTdHJlYW1zUmVzcG9uc2USKgoHc3RyZWFtcxgBIAMoCzIZLnN0cmVhbWdhdGUudjEuU3RyZWFtSW5mbyIaCgpTdHJlYW1JbmZvEgwKBG5hbWUYASABKAkiRgoRTGlzdEdyb3Vwc1JlcXVlc3QSEwoLc3RyZWFtX25hbWUYASABKAkSDQoFYWZ0ZXIYAiABKAkSDQoFbGltaXQYAyABKA0iUgoSTGlzdEdyb3Vwc1Jlc3BvbnNlEigKBmdyb3VwcxgBIAMoCzIYLnN0cmVhbWdhdGUudjEuR3JvdXBJbmZvEhIKCm5leHRfYWZ0ZXIYAiABKAkiLAoJR3JvdXBJbmZvEhAKCGdyb3VwX2lkGAEgASgJEg0KBWl0ZW1zGAIgASgNIj0KD1NjaGVtYVZpb2xhdGlvbhIqCgZpc3N1ZXMYASADKAsyGi5zdHJlYW1nYXRlLnYxLlNjaGVtYUlzc3VlIiwKC1NjaGVtYUlzc3VlEgwKBHBhdGgYASABKAkSDwoHbWVzc2FnZRgCIAEoCTLPBAoNU3RyZWFtU2VydmljZRJQCglTdWJzY3JpYmUSHy5zdHJlYW1nYXRlLnYxLlN1YnNjcmliZVJlcXVlc3QaIC5zdHJlYW1nYXRlLnYxLlN1YnNjcmliZVJlc3BvbnNlMAESPAoDR2V0Ehkuc3RyZWFtZ2F0ZS52MS5HZXRSZXF1ZXN0Ghouc3RyZWFtZ2F0ZS52MS5HZXRSZXNwb25zZRI/CgRMaXN0Ehouc3RyZWFtZ2F0ZS52MS5MaXN0UmVxdWVzdBobLnN0cmVhbWdhdGUudjEuTGlzdFJlc3BvbnNlEjwKA1NldBIZLnN0cmVhbWdhdGUudjEuU2V0UmVxdWVzdBoaLnN0cmVhbWdhdGUudjEuU2V0UmVzcG9uc2USRQoGRGVsZXRlEhwuc3RyZWFtZ2F0ZS52MS5EZWxldGVSZXF1ZXN0Gh0uc3RyZWFtZ2F0ZS52MS5EZWxldGVSZXNwb25zZRI/CgRTZW5kEhouc3RyZWFtZ2F0ZS52MS5TZW5kUmVxdWVzdBobLnN0cmVhbWdhdGUudjEuU2VuZFJlc3BvbnNlElQKC0xpc3RTdHJlYW1zEiEuc3RyZWFtZ2F0ZS52MS5MaXN0U3RyZWFtc1JlcXVlc3QaIi5zdHJlYW1nYXRlLnYxLkxpc3RTdHJlYW1zUmVzcG9uc2USUQoKTGlzdEdyb3VwcxIgLnN0cmVhbWdhdGUudjEuTGlzdEdyb3Vwc1JlcXVlc3QaIS5zdHJlYW1nYXRlLnYxLkxpc3RHcm91cHNSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_struct]);
 
 /**
  * @generated from message streamgate.v1.SubscribeRequest
@@ -249,6 +249,14 @@ export type GetResponse = Message<"streamgate.v1.GetResponse"> & {
    * @generated from field: google.protobuf.Struct item = 1;
    */
   item?: JsonObject | undefined;
+
+  /**
+   * The item's version: the sequence of the log entry that last changed it (REST's ETag). Set's if_version
+   * and Delete's if_version take it.
+   *
+   * @generated from field: uint64 version = 2;
+   */
+  version: bigint;
 };
 
 /**
@@ -322,6 +330,36 @@ export type SetRequest = Message<"streamgate.v1.SetRequest"> & {
    * @generated from field: google.protobuf.Struct data = 4;
    */
   data?: JsonObject | undefined;
+
+  /**
+   * Write only when the item is at this version, else FAILED_PRECONDITION and nothing is written.
+   *
+   * @generated from field: optional uint64 if_version = 5;
+   */
+  ifVersion?: bigint | undefined;
+
+  /**
+   * Create only: FAILED_PRECONDITION when the item exists.
+   *
+   * @generated from field: bool if_absent = 6;
+   */
+  ifAbsent: boolean;
+
+  /**
+   * A retry with the same key and the same request gets the first answer and writes nothing; the same key
+   * with another request is INVALID_ARGUMENT (metadata streamgate-error-reason: IDEMPOTENCY_KEY_REUSED).
+   *
+   * @generated from field: string idempotency_key = 7;
+   */
+  idempotencyKey: string;
+
+  /**
+   * Non-zero: the item is deleted (a delete event for every subscriber) this many seconds after the write.
+   * Zero: it never expires, whatever an earlier Set said.
+   *
+   * @generated from field: uint32 ttl_seconds = 8;
+   */
+  ttlSeconds: number;
 };
 
 /**
@@ -358,6 +396,13 @@ export type SetResponse = Message<"streamgate.v1.SetResponse"> & {
    * @generated from field: string resume_token = 4;
    */
   resumeToken: string;
+
+  /**
+   * The item's version after the write (the sequence of its event).
+   *
+   * @generated from field: uint64 version = 5;
+   */
+  version: bigint;
 };
 
 /**
@@ -385,6 +430,20 @@ export type DeleteRequest = Message<"streamgate.v1.DeleteRequest"> & {
    * @generated from field: string id = 3;
    */
   id: string;
+
+  /**
+   * Delete only when the item is at this version, else FAILED_PRECONDITION.
+   *
+   * @generated from field: optional uint64 if_version = 4;
+   */
+  ifVersion?: bigint | undefined;
+
+  /**
+   * As SetRequest.idempotency_key.
+   *
+   * @generated from field: string idempotency_key = 5;
+   */
+  idempotencyKey: string;
 };
 
 /**
@@ -444,6 +503,13 @@ export type SendRequest = Message<"streamgate.v1.SendRequest"> & {
    * @generated from field: google.protobuf.Value data = 5;
    */
   data?: Value | undefined;
+
+  /**
+   * As SetRequest.idempotency_key.
+   *
+   * @generated from field: string idempotency_key = 6;
+   */
+  idempotencyKey: string;
 };
 
 /**
