@@ -33,6 +33,9 @@ export function recordFrame(record: LogRecord, conflated: number): string {
   return envelope(record, record.timestamp, event, record, conflated)
 }
 
+/** Each item's version by id; `Object.fromEntries` defines keys, so an id such as `__proto__` stays a key. */
+const versionsById = (snapshot: Snapshot) => Object.fromEntries(snapshot.items.map((item, n) => [item.id, snapshot.versions[n]!]))
+
 /**
  * A group sync carries the array of items; an item sync the item, or null when it does not exist.
  * `reset: true` says a resume token could not be honoured: local state is to be replaced.
@@ -46,9 +49,6 @@ export const syncFrame = (address: Address, snapshot: Snapshot, reset: boolean) 
     1,
     versionsById(snapshot),
   )
-
-/** Each item's version by id; `Object.fromEntries` defines keys, so an id such as `__proto__` stays a key. */
-export const versionsById = (snapshot: Snapshot) => Object.fromEntries(snapshot.items.map((item, n) => [item.id, snapshot.versions[n]!]))
 
 /** Motia 0.13+ reports a refused join as a custom `error` event on the subscription's routing key. */
 export const errorFrame = (address: Address, error: GatewayError) =>
