@@ -119,6 +119,7 @@ async function openPage(transport: string) {
 
 // Evaluated in the page: keep them self-contained.
 const board = () => Array.from(document.querySelectorAll('[data-testid="board"] li')).map((li) => `${li.getAttribute('data-id')}=${li.textContent}`)
+const versions = () => Array.from(document.querySelectorAll('[data-testid="board"] li')).map((li) => `${li.getAttribute('data-id')}@${li.getAttribute('data-version')}`)
 const shown = {
   item: () => document.querySelector('[data-testid="item"]')?.textContent,
   pings: () => document.querySelector('[data-testid="pings"]')?.textContent,
@@ -139,8 +140,14 @@ describe.each(TRANSPORTS)('@streamgate/client/react over %s in Chromium', (trans
     // Numbers sort as numbers (Motia's string comparison would put 10 and 100 before 9).
     await waitForRendered(page, board, ['pinned=1', 'b=9', 'a=10', 'c=100'], `${transport}: the board, sorted by n`)
     await waitForRendered(page, shown.item, 'n=1', `${transport}: the item`)
+    // Each item's version (the seq of its last change, the REST ETag) renders with it: a fresh group's
+    // writes are 1 to 4, and an update moves only its item's version.
+    expect(await page.getByTestId('item').getAttribute('data-version')).toBe('4')
+    await chat.set(group, 'b', { n: 9 })
+    await waitForRendered(page, versions, ['pinned@4', 'b@5', 'a@1', 'c@3'], `${transport}: the versions`)
     await chat.delete(group, 'pinned')
     await waitForRendered(page, shown.item, 'missing', `${transport}: the deleted item`)
+    expect(await page.getByTestId('item').getAttribute('data-version')).toBeNull()
 
     await chat.send({ groupId: group }, { type: 'ping', data: { n: 1 } })
     await waitForRendered(page, shown.pings, 'before:1', `${transport}: a custom event`)

@@ -117,6 +117,32 @@ describe('channel reducer: ordered by sequence', () => {
     expect(c.state()).toEqual([item('a', 'a2')])
   })
 
+  it("keeps each item's version: the sync's versions, then each change's sequence; a delete or a new sync drops it", () => {
+    const { c } = channel()
+    c.receive({ ...sync(4, [item('a'), item('b'), item('c')]), versions: { a: 4, b: 2, stray: 1 } })
+    expect(['a', 'b', 'c', 'stray'].map((id) => c.versionOf(id))).toEqual([4, 2, undefined, undefined])
+    const before = c.versionsNow()
+    c.receive(change(5, 'update', item('b', 'b2')))
+    c.receive(change(6, 'create', item('d')))
+    c.receive(change(7, 'delete', item('a')))
+    c.receive(change(6, 'update', item('d', 'stale')))
+    expect(['a', 'b', 'd'].map((id) => c.versionOf(id))).toEqual([undefined, 5, 6])
+    // A view taken earlier stays what it was; a new one follows.
+    expect([...before]).toEqual([['a', 4], ['b', 2]])
+    expect([...c.versionsNow()]).toEqual([['b', 5], ['d', 6]])
+    c.receive(sync(9, [item('b')], true))
+    expect(c.versionOf('b')).toBeUndefined()
+    // Motia's servers send no versions and no sequences: versions stay unknown.
+    const motia = channel().c
+    motia.receive(frame(undefined, { type: 'sync', data: [item('a')] }))
+    motia.receive(frame(undefined, { type: 'update', data: item('a', 'a2') }, { id: 'a', timestamp: 2000 }))
+    expect(motia.versionOf('a')).toBeUndefined()
+    const single = channel({ streamName: 's', groupId: 'g', id: 'a' }).c
+    single.receive({ ...sync(3, item('a')), id: 'a', versions: { a: 3 } })
+    single.receive({ ...change(8, 'update', item('a', 'a2')), id: 'a' })
+    expect(single.versionOf('a')).toBe(8)
+  })
+
   it("turns a refusal into Motia's error event and parks the channel; garbage is reported, never thrown", () => {
     const { c, errors, events } = channel()
     c.receive(custom(undefined, 'error', { code: 'STREAM_ACCESS_DENIED', message: 'Access denied' }))
@@ -311,13 +337,14 @@ describe('details', () => {
     const single = new Channel({ streamName: 's', groupId: 'g', id: 'a' }, 'y', () => {})
     const response = (event: Parameters<typeof create<typeof SubscribeResponseSchema>>[1]) =>
       create(SubscribeResponseSchema, { streamName: 's', groupId: 'g', timestamp: 5n, sequence: 7n, resumeToken: 'e.7', ...event })
-    expect(frameOf(response({ event: { case: 'sync', value: { items: [{ id: 'a' }], reset: true } } }), group)).toEqual({
+    expect(frameOf(response({ event: { case: 'sync', value: { items: [{ id: 'a' }], reset: true, versions: { a: 6n } } } }), group)).toEqual({
       timestamp: 5,
       streamName: 's',
       groupId: 'g',
       id: undefined,
       sequence: 7,
       resumeToken: 'e.7',
+      versions: { a: 6 },
       event: { type: 'sync', data: [{ id: 'a' }], reset: true },
     })
     expect(frameOf(response({ id: 'a', event: { case: 'sync', value: { items: [] } } }), single)?.event).toEqual({ type: 'sync', data: null, reset: false })

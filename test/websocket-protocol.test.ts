@@ -132,6 +132,31 @@ describe('Motia WebSocket frames (spec section 15)', () => {
     foreign.close()
   })
 
+  it("gives every sync each item's version by id (the REST ETag), outside the items", async () => {
+    const chat = gw.server.streams.chat!
+    await chat.set('versions', 'a', { n: 1 })
+    await chat.set('versions', 'b', { n: 1 })
+    await chat.send({ groupId: 'versions' }, { type: 'between', data: null })
+    await chat.set('versions', 'a', { n: 2 })
+    const etag = async (id: string) => (await rest(gw.url, 'GET', `/streams/chat/versions/${id}`)).headers.get('etag')
+    expect([await etag('a'), await etag('b')]).toEqual(['"4"', '"2"'])
+    const c = await rawClient(gw.wsUrl)
+    c.join('chat', 'versions')
+    c.join('chat', 'versions', 'a')
+    c.join('chat', 'versions', 'missing')
+    await until(() => c.frames.length === 3, 'three syncs')
+    const byId = Object.fromEntries(c.frames.map((f) => [f.id ?? 'group', f]))
+    expect(byId.group).toMatchObject({ sequence: 4, versions: { a: 4, b: 2 }, event: { type: 'sync', data: [{ id: 'a', n: 2 }, { id: 'b', n: 1 }] } })
+    expect(byId.a).toMatchObject({ versions: { a: 4 }, event: { type: 'sync', data: { id: 'a', n: 2 } } })
+    expect(byId.missing).toMatchObject({ versions: {}, event: { type: 'sync', data: null } })
+    // A change carries no versions key: its version is its sequence.
+    await chat.set('versions', 'b', { n: 2 })
+    await until(() => c.frames.length === 4, 'the update')
+    expect(c.frames[3]).toMatchObject({ sequence: 5, event: { type: 'update' } })
+    expect(c.frames[3]).not.toHaveProperty('versions')
+    c.close()
+  })
+
   it('echoes the Authorization subprotocol, never the token', async () => {
     const c = await rawClient(gw.wsUrl, ['Authorization', 'secret-token'])
     expect(c.ws.protocol).toBe('Authorization')

@@ -40,6 +40,8 @@ export interface GroupInfo {
 /** A group's state at one point of its log: what a `sync` carries. */
 export interface Snapshot {
   items: Item[]
+  /** Each item's version (the seq of the log entry that last changed it), parallel to `items`. */
+  versions: number[]
   /** The seq of the last log entry the snapshot includes (0 for a group never written). */
   seq: number
   timestamp: number

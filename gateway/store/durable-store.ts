@@ -158,7 +158,8 @@ export class DurableStore implements Store {
     return json === undefined ? null : (JSON.parse(json) as StoredItem)
   }
 
-  private items(group: PendingGroup | undefined, prefix: Buffer): Item[] {
+  /** The group's stored items in creation order. */
+  private stored(group: PendingGroup | undefined, prefix: Buffer): StoredItem[] {
     const stored = new Map<string, StoredItem>()
     for (const { value } of this.itemsDb.getRange({ start: prefix, end: prefixEnd(prefix) })) {
       const entry = JSON.parse(value) as StoredItem
@@ -168,7 +169,7 @@ export class DurableStore implements Store {
       if (entry) stored.set(id, entry)
       else stored.delete(id)
     }
-    return [...stored.values()].sort((a, b) => a.created - b.created).map((entry) => entry.item)
+    return [...stored.values()].sort((a, b) => a.created - b.created)
   }
 
   /** Answers a read once what it saw is committed. */
@@ -307,7 +308,7 @@ export class DurableStore implements Store {
     this.usable()
     const { key, prefix } = this.address(streamName, groupId)
     const group = this.pending.get(key)
-    return this.afterCommit(group, this.items(group, prefix))
+    return this.afterCommit(group, this.stored(group, prefix).map((entry) => entry.item))
   }
 
   /** The group's key and the prefix of its keys in the environment (a name too long fails here, before any change). */
@@ -431,10 +432,16 @@ export class DurableStore implements Store {
     const meta = this.meta(key, prefix)
     // A group never written: a stamp just below now, so its first change (stamped at least now) follows its
     // first sync, and nothing is stored.
-    if (!meta) return { items: [], seq: 0, timestamp: Date.now() - 1, epoch: this.epoch }
+    if (!meta) return { items: [], versions: [], seq: 0, timestamp: Date.now() - 1, epoch: this.epoch }
     const one = id === undefined ? undefined : this.item(group, prefix, id)
-    const items = id === undefined ? this.items(group, prefix) : one ? [one.item] : []
-    return this.afterCommit(group, { items, seq: meta.seq, timestamp: meta.ts, epoch: this.epoch })
+    const entries = id === undefined ? this.stored(group, prefix) : one ? [one] : []
+    return this.afterCommit(group, {
+      items: entries.map((entry) => entry.item),
+      versions: entries.map(versionOf),
+      seq: meta.seq,
+      timestamp: meta.ts,
+      epoch: this.epoch,
+    })
   }
 
   async history(streamName: string, groupId: string, epoch: string, afterSeq: number): Promise<LogRecord[] | null> {

@@ -178,12 +178,18 @@ export class MemoryStore implements Store {
     const log = this.existing(streamName, groupId)
     // A group never written: a stamp just below now, so its first change (stamped at least now) follows
     // its first sync, and nothing is stored.
-    if (!log) return { items: [], seq: 0, timestamp: Date.now() - 1, epoch: this.epoch }
+    if (!log) return { items: [], versions: [], seq: 0, timestamp: Date.now() - 1, epoch: this.epoch }
     // A sync carries the stamp of the last entry it reflects, so snapshots never advance the clock and a
     // reconnect herd cannot push it ahead of wall time.
-    const entry = id === undefined ? undefined : log.items.get(id)
-    const items = id === undefined ? this.itemsOf(log) : entry ? [entry.item] : []
-    return { items, seq: log.seq, timestamp: log.timestamp, epoch: this.epoch }
+    const one = id === undefined ? undefined : log.items.get(id)
+    const entries = id === undefined ? [...log.items.values()] : one ? [one] : []
+    return {
+      items: entries.map((entry) => entry.item),
+      versions: entries.map((entry) => entry.version),
+      seq: log.seq,
+      timestamp: log.timestamp,
+      epoch: this.epoch,
+    }
   }
 
   async history(streamName: string, groupId: string, epoch: string, afterSeq: number) {

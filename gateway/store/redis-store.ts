@@ -188,11 +188,8 @@ function parseStored(stored: string) {
   const second = stored.indexOf(':', at + 1)
   return { created, version: Number(stored.slice(at + 1, second)), json: stored.slice(second + 1) }
 }
-const inCreationOrder = (stored: string[]) =>
-  stored
-    .map(parseStored)
-    .sort((a, b) => a.created - b.created)
-    .map((entry) => JSON.parse(entry.json) as Item)
+const inCreationOrder = (stored: string[]) => stored.map(parseStored).sort((a, b) => a.created - b.created)
+const itemOf = (entry: { json: string }) => JSON.parse(entry.json) as Item
 
 /** What a write script answered (redis-scripts.ts): the written result, or a replay, or a refusal thrown. */
 type WriteReply = ['ok', string, string | null] | ['replay', string] | ['reused'] | ['failed', string]
@@ -723,7 +720,7 @@ export class RedisStore implements Store {
   async list(streamName: string, groupId: string): Promise<Item[]> {
     if (!this.usable) throw unavailable()
     try {
-      return inCreationOrder(await this.cmd.hvals(this.keys(streamName, groupId).items))
+      return inCreationOrder(await this.cmd.hvals(this.keys(streamName, groupId).items)).map(itemOf)
     } catch (error) {
       throw storeError(error)
     }
@@ -894,7 +891,8 @@ export class RedisStore implements Store {
     // The stamp of a group never written is a stand-in just below now, not the group's clock: were it the
     // floor, the next sync would store a clock (a key) for a group nobody wrote.
     if (w && Number(seq) > 0 && timestamp > w.maxTs) w.maxTs = timestamp
-    return { items: inCreationOrder(stored), seq: Number(seq), timestamp, epoch: epoch! }
+    const entries = inCreationOrder(stored)
+    return { items: entries.map(itemOf), versions: entries.map((entry) => entry.version), seq: Number(seq), timestamp, epoch: epoch! }
   }
 
   async history(streamName: string, groupId: string, epoch: string, afterSeq: number): Promise<LogRecord[] | null> {

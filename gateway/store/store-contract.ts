@@ -293,6 +293,27 @@ export const storeContract: ContractCase[] = [
     },
   },
   {
+    name: "versions: a snapshot gives each item's version, the seq of its last change, parallel to its items",
+    async run(open) {
+      const store = await open()
+      await store.set(S, 'snap-versions', item('a', { v: 1 }))
+      await store.set(S, 'snap-versions', item('b'))
+      const c = await store.set(S, 'snap-versions', item('c'))
+      await store.send(S, 'snap-versions', undefined, { type: 'between', data: null })
+      const a = await store.set(S, 'snap-versions', item('a', { v: 2 }))
+      await store.delete(S, 'snap-versions', 'b')
+      const group = await store.snapshot(S, 'snap-versions')
+      assert.deepEqual(group.items.map((i) => i.id), ['a', 'c'])
+      assert.deepEqual(group.versions, [a.record.seq, c.record.seq])
+      for (const [n, stored] of group.items.entries()) {
+        assert.equal(group.versions[n], (await store.get(S, 'snap-versions', stored.id))?.version)
+      }
+      assert.deepEqual((await store.snapshot(S, 'snap-versions', 'a')).versions, [a.record.seq])
+      assert.deepEqual((await store.snapshot(S, 'snap-versions', 'b')).versions, [])
+      assert.deepEqual((await store.snapshot(S, 'never-written')).versions, [])
+    },
+  },
+  {
     name: 'if-absent: of concurrent creates exactly one wins; the others are refused and send nothing',
     async run(open) {
       const store = await open()

@@ -29,7 +29,7 @@ testWindow.__setDataCalls = 0
 function Board() {
   // An inline setData that re-renders the parent: Motia 0.17 re-subscribes on every such render.
   const [calls, setCalls] = useState(0)
-  const { data } = useStreamGroup<Row>({
+  const { data, versionOf } = useStreamGroup<Row>({
     streamName: 'chat',
     groupId: group,
     sortKey: 'n',
@@ -41,7 +41,7 @@ function Board() {
   return (
     <ol data-testid="board" data-calls={calls}>
       {data.map((row) => (
-        <li key={row.id} data-id={row.id}>
+        <li key={row.id} data-id={row.id} data-version={versionOf(row.id)}>
           {row.n}
         </li>
       ))}
@@ -50,8 +50,8 @@ function Board() {
 }
 
 function Item() {
-  const { data } = useStreamItem<Row>({ streamName: 'chat', groupId: group, id: 'pinned' })
-  return <p data-testid="item">{data === undefined ? 'loading' : data === null ? 'missing' : `n=${data.n}`}</p>
+  const { data, version } = useStreamItem<Row>({ streamName: 'chat', groupId: group, id: 'pinned' })
+  return <p data-testid="item" data-version={version}>{data === undefined ? 'loading' : data === null ? 'missing' : `n=${data.n}`}</p>
 }
 
 function Pings() {

@@ -10,6 +10,8 @@ export interface Frame {
   resumeToken?: string
   /** How many changes of one item the frame stands for, when more than one (conflation). */
   conflated?: number
+  /** A sync's item versions by id. */
+  versions?: Record<string, number>
 }
 
 /** A bare `ws` client that records every frame, for asserting exact wire behaviour. */

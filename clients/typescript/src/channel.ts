@@ -40,6 +40,10 @@ export function refusalOf(frame: Frame): { code: string; message: string } | und
  * always replaces the state and the position (a `reset` sync comes from a new log: sequences start over).
  * Changes that arrive before the first sync are dropped (the sync covers them); custom events are not.
  * Frames without a sequence (Motia's own servers) fall back to timestamps, keeping equal ones.
+ *
+ * Each item's version (the sequence of the change that last wrote it, what REST's ETag says) comes from the
+ * sync's `versions` and then from every change's `sequence`; Motia's servers send neither, so there it is
+ * unknown.
  */
 export class Channel {
   readonly key: string
@@ -58,6 +62,8 @@ export class Channel {
   private item: Item | null = null
   private readonly items = new Map<string, Item>()
   private list: Item[] | undefined
+  private readonly versions = new Map<string, number>()
+  private versionsCopy: ReadonlyMap<string, number> | undefined
   private lastTimestamp = 0
 
   constructor(
@@ -79,6 +85,16 @@ export class Channel {
     return (this.list ??= [...this.items.values()])
   }
 
+  /** The item's version as last delivered; undefined when it is not here or its version is unknown. */
+  versionOf(id: string): number | undefined {
+    return this.versions.get(id)
+  }
+
+  /** Every item's version, as of now and unchanged by later frames (a new map after each change). */
+  versionsNow(): ReadonlyMap<string, number> {
+    return (this.versionsCopy ??= new Map(this.versions))
+  }
+
   receive(frame: Frame) {
     if (typeof frame !== 'object' || frame === null || typeof frame.event?.type !== 'string') {
       return this.report({ kind: 'protocol', message: 'a frame without an event', address: this.address })
@@ -95,14 +111,19 @@ export class Channel {
     if (event.type !== 'sync' && event.type !== 'create' && event.type !== 'update' && event.type !== 'delete') return
     if (!this.accept(frame, false)) return
     const data = (event as { data?: unknown }).data
-    if (event.type === 'sync') this.replace(data)
+    if (event.type === 'sync') this.replace(data, frame.versions)
     else if (!isItem(data)) return this.report({ kind: 'protocol', message: `a ${event.type} frame without an item`, address: this.address })
-    else if (this.isItem) this.item = event.type === 'delete' ? null : data
-    else if (event.type === 'delete') this.items.delete(data.id)
-    else this.items.set(data.id, data)
+    else {
+      if (this.isItem) this.item = event.type === 'delete' ? null : data
+      else if (event.type === 'delete') this.items.delete(data.id)
+      else this.items.set(data.id, data)
+      if (event.type === 'delete' || typeof frame.sequence !== 'number') this.versions.delete(data.id)
+      else this.versions.set(data.id, frame.sequence)
+    }
     this.synced = true
     this.version++
     this.list = undefined
+    this.versionsCopy = undefined
     for (const observer of this.observers) observer.changed()
   }
 
@@ -135,14 +156,25 @@ export class Channel {
     return true
   }
 
-  private replace(data: unknown) {
+  private replace(data: unknown, versions: unknown) {
+    this.versions.clear()
+    const known = isObject(versions) ? versions : {}
+    const keep = (item: Item) => {
+      const version = Object.hasOwn(known, item.id) ? known[item.id] : undefined
+      if (typeof version === 'number') this.versions.set(item.id, version)
+    }
     if (this.isItem) {
       this.item = isItem(data) ? data : null
+      if (this.item) keep(this.item)
       return
     }
     this.items.clear()
     if (!Array.isArray(data)) return this.report({ kind: 'protocol', message: 'a group sync without an array', address: this.address })
-    for (const item of data) if (isItem(item)) this.items.set(item.id, item)
+    for (const item of data) {
+      if (!isItem(item)) continue
+      this.items.set(item.id, item)
+      keep(item)
+    }
   }
 
   private emit(type: string, data: unknown) {

@@ -47,7 +47,11 @@ export function frameOf(response: SubscribeResponse, channel: Channel): Frame | 
   const { event } = response
   switch (event.case) {
     case 'sync':
-      return { ...head, event: { type: 'sync', data: channel.isItem ? (event.value.items[0] ?? null) : event.value.items, reset: event.value.reset } }
+      return {
+        ...head,
+        versions: Object.fromEntries(Object.entries(event.value.versions).map(([id, version]) => [id, Number(version)])),
+        event: { type: 'sync', data: channel.isItem ? (event.value.items[0] ?? null) : event.value.items, reset: event.value.reset },
+      }
     case 'create':
     case 'update':
     case 'delete':

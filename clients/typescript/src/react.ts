@@ -101,11 +101,13 @@ export type StreamItemArgs = {
 
 /**
  * One item: `data` is undefined until the gateway answered, then the item or null (missing, deleted).
+ * `version` is the version of the `data` shown (for `If-Match`), undefined with no item or from Motia's servers.
  * `event` is the subscription (React state, so `useStreamEventHandler` binds as soon as it exists).
  */
 export function useStreamItem<TData = unknown>(args?: StreamItemArgs) {
   const { stream } = useMotiaStream()
-  const [data, setData] = useState<TData | null | undefined>(undefined)
+  // Data and version in one state, so a render never pairs an item with another change's version.
+  const [shown, setShown] = useState<{ data: TData | null | undefined; version?: number }>({ data: undefined })
   const [event, setEvent] = useState<StreamItemSubscription<TData & { id: string }> | null>(null)
   const streamName = args?.streamName
   const groupId = args?.groupId
@@ -114,17 +116,18 @@ export function useStreamItem<TData = unknown>(args?: StreamItemArgs) {
   useEffect(() => {
     if (!stream || !streamName || !groupId || !id) return
     const subscription = stream.subscribeItem<TData & { id: string }>(streamName, groupId, id)
-    subscription.addChangeListener((state) => setData(state as TData | null))
-    if (subscription.synced) setData(subscription.getState() as TData | null)
+    const apply = () => setShown({ data: subscription.getState() as TData | null, version: subscription.version })
+    subscription.addChangeListener(apply)
+    if (subscription.synced) apply()
     setEvent(subscription)
     return () => {
       subscription.close()
-      setData(undefined)
+      setShown({ data: undefined })
       setEvent(null)
     }
   }, [stream, streamName, groupId, id])
 
-  return { data, event }
+  return { data: shown.data, version: shown.version, event }
 }
 
 export type StreamGroupArgs<TData extends { id: string }> = {
@@ -135,10 +138,16 @@ export type StreamGroupArgs<TData extends { id: string }> = {
   setData?: (data: TData[]) => void
 }
 
-/** A group's items (sorted by `sortKey` when given), and the subscription as `event`. */
+const noVersions = (_id: string): number | undefined => undefined
+
+/**
+ * A group's items (sorted by `sortKey` when given), `versionOf(id)`: the version of each item as shown (for
+ * `If-Match`), and the subscription as `event`.
+ */
 export function useStreamGroup<TData extends { id: string }>(args?: StreamGroupArgs<TData>) {
   const { stream } = useMotiaStream()
-  const [data, setData] = useState<TData[]>([])
+  // The items and their versions in one state, so `versionOf` answers for the items this render shows.
+  const [shown, setShown] = useState<{ data: TData[]; versionOf: (id: string) => number | undefined }>({ data: [], versionOf: noVersions })
   const [event, setEvent] = useState<StreamGroupSubscription<TData> | null>(null)
   const onData = useRef(args?.setData)
   onData.current = args?.setData
@@ -150,7 +159,8 @@ export function useStreamGroup<TData extends { id: string }>(args?: StreamGroupA
     if (!stream || !streamName || !groupId) return
     const subscription = stream.subscribeGroup<TData>(streamName, groupId, sortKey)
     const apply = (items: TData[]) => {
-      setData(items)
+      const versions = subscription.versionsNow()
+      setShown({ data: items, versionOf: (id) => versions.get(id) })
       onData.current?.(items)
     }
     subscription.addChangeListener(apply)
@@ -158,12 +168,12 @@ export function useStreamGroup<TData extends { id: string }>(args?: StreamGroupA
     setEvent(subscription)
     return () => {
       subscription.close()
-      setData([])
+      setShown({ data: [], versionOf: noVersions })
       setEvent(null)
     }
   }, [stream, streamName, groupId, sortKey])
 
-  return { data, event }
+  return { data: shown.data, versionOf: shown.versionOf, event }
 }
 
 /** Any subscription: what `useStreamItem` and `useStreamGroup` return as `event`. */

@@ -42,6 +42,15 @@ export abstract class StreamSubscription<TState = unknown> implements ChannelObs
     return this.isClosed
   }
 
+  /**
+   * The item's version: the sequence of the change that last wrote it, what REST's `ETag` says, so a write
+   * can be conditional on what this subscription shows (`If-Match: "<version>"`). Undefined when the item is
+   * not here, or the server does not send versions (Motia's own).
+   */
+  versionOf(id: string): number | undefined {
+    return this.channel.versionOf(id)
+  }
+
   /** Called with the new state after every change. */
   addChangeListener(listener: Listener<TState>) {
     this.changeListeners.add(listener)
@@ -102,6 +111,11 @@ export class StreamItemSubscription<TData = Item> extends StreamSubscription<TDa
   getState(): TData | null {
     return this.channel.state() as TData | null
   }
+
+  /** The item's version (see `versionOf`); undefined while it does not exist. */
+  get version(): number | undefined {
+    return this.channel.versionOf(this.channel.address.id!)
+  }
 }
 
 /**
@@ -131,6 +145,11 @@ export class StreamGroupSubscription<TData extends { id: string } = Item> extend
     readonly sortKey?: keyof TData,
   ) {
     super(channel, host)
+  }
+
+  /** Every item's version as of now, unchanged by later frames: what a view of `getState()` pairs with. */
+  versionsNow(): ReadonlyMap<string, number> {
+    return this.channel.versionsNow()
   }
 
   getState(): TData[] {

@@ -16,7 +16,8 @@ export interface JoinData extends Address {
 /**
  * A server frame in Motia's envelope (spec section 4). streamgate adds `sequence` (the position in the
  * group's log, which the reducers order by) and `resumeToken` to every sync and change; error frames carry
- * neither. A sync that answers an unusable resume token carries `event.reset: true`.
+ * neither. A sync that answers an unusable resume token carries `event.reset: true`. A sync carries
+ * `versions`, each item's version by id; a change's version is its `sequence`.
  */
 export interface Frame {
   timestamp: number
@@ -25,6 +26,7 @@ export interface Frame {
   id?: string | null
   sequence?: number
   resumeToken?: string
+  versions?: Record<string, number>
   event: FrameEvent
 }
 

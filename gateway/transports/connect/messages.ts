@@ -43,7 +43,10 @@ export function syncMessage(address: Address, snapshot: Snapshot, reset: boolean
     timestamp: BigInt(snapshot.timestamp),
     resumeToken: resumeToken(snapshot.epoch, snapshot.seq),
     sequence: BigInt(snapshot.seq),
-    event: { case: 'sync', value: { items: snapshot.items, reset } },
+    event: {
+      case: 'sync',
+      value: { items: snapshot.items, reset, versions: Object.fromEntries(snapshot.items.map((item, n) => [item.id, BigInt(snapshot.versions[n]!)])) },
+    },
   })
 }
 

@@ -14,59 +14,63 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1astreamgate/v1/stream.proto\x12\rstreamgate.v1\x1a\x1cgoogle/protobuf/struct.proto\"\x81\x01\n\x10SubscribeRequest\x12\x1f\n\x0bstream_name\x18\x01 \x01(\tR\nstreamName\x12\x19\n\x08group_id\x18\x02 \x01(\tR\x07groupId\x12\x0e\n\x02id\x18\x03 \x01(\tR\x02id\x12!\n\x0cresume_token\x18\x04 \x01(\tR\x0bresumeToken\"\xe3\x03\n\x11SubscribeResponse\x12\x1f\n\x0bstream_name\x18\x01 \x01(\tR\nstreamName\x12\x19\n\x08group_id\x18\x02 \x01(\tR\x07groupId\x12\x0e\n\x02id\x18\x03 \x01(\tR\x02id\x12\x1c\n\ttimestamp\x18\x04 \x01(\x03R\ttimestamp\x12!\n\x0cresume_token\x18\x05 \x01(\tR\x0bresumeToken\x12\x1a\n\x08sequence\x18\x06 \x01(\x04R\x08sequence\x12\x1c\n\tconflated\x18\x07 \x01(\rR\tconflated\x12)\n\x04sync\x18\n \x01(\x0b\x32\x13.streamgate.v1.SyncH\x00R\x04sync\x12\x33\n\x06\x63reate\x18\x0b \x01(\x0b\x32\x19.streamgate.v1.ItemChangeH\x00R\x06\x63reate\x12\x33\n\x06update\x18\x0c \x01(\x0b\x32\x19.streamgate.v1.ItemChangeH\x00R\x06update\x12\x33\n\x06\x64\x65lete\x18\r \x01(\x0b\x32\x19.streamgate.v1.ItemChangeH\x00R\x06\x64\x65lete\x12\x34\n\x06\x63ustom\x18\x0e \x01(\x0b\x32\x1a.streamgate.v1.CustomEventH\x00R\x06\x63ustomB\x07\n\x05\x65vent\"K\n\x04Sync\x12-\n\x05items\x18\x01 \x03(\x0b\x32\x17.google.protobuf.StructR\x05items\x12\x14\n\x05reset\x18\x02 \x01(\x08R\x05reset\"9\n\nItemChange\x12+\n\x04item\x18\x01 \x01(\x0b\x32\x17.google.protobuf.StructR\x04item\"M\n\x0b\x43ustomEvent\x12\x12\n\x04type\x18\x01 \x01(\tR\x04type\x12*\n\x04\x64\x61ta\x18\x02 \x01(\x0b\x32\x16.google.protobuf.ValueR\x04\x64\x61ta\"X\n\nGetRequest\x12\x1f\n\x0bstream_name\x18\x01 \x01(\tR\nstreamName\x12\x19\n\x08group_id\x18\x02 \x01(\tR\x07groupId\x12\x0e\n\x02id\x18\x03 \x01(\tR\x02id\"T\n\x0bGetResponse\x12+\n\x04item\x18\x01 \x01(\x0b\x32\x17.google.protobuf.StructR\x04item\x12\x18\n\x07version\x18\x02 \x01(\x04R\x07version\"I\n\x0bListRequest\x12\x1f\n\x0bstream_name\x18\x01 \x01(\tR\nstreamName\x12\x19\n\x08group_id\x18\x02 \x01(\tR\x07groupId\"=\n\x0cListResponse\x12-\n\x05items\x18\x01 \x03(\x0b\x32\x17.google.protobuf.StructR\x05items\"\x9f\x02\n\nSetRequest\x12\x1f\n\x0bstream_name\x18\x01 \x01(\tR\nstreamName\x12\x19\n\x08group_id\x18\x02 \x01(\tR\x07groupId\x12\x0e\n\x02id\x18\x03 \x01(\tR\x02id\x12+\n\x04\x64\x61ta\x18\x04 \x01(\x0b\x32\x17.google.protobuf.StructR\x04\x64\x61ta\x12\"\n\nif_version\x18\x05 \x01(\x04H\x00R\tifVersion\x88\x01\x01\x12\x1b\n\tif_absent\x18\x06 \x01(\x08R\x08ifAbsent\x12\'\n\x0fidempotency_key\x18\x07 \x01(\tR\x0eidempotencyKey\x12\x1f\n\x0bttl_seconds\x18\x08 \x01(\rR\nttlSecondsB\r\n\x0b_if_version\"\xaf\x01\n\x0bSetResponse\x12+\n\x04item\x18\x01 \x01(\x0b\x32\x17.google.protobuf.StructR\x04item\x12\x18\n\x07\x63reated\x18\x02 \x01(\x08R\x07\x63reated\x12\x1c\n\ttimestamp\x18\x03 \x01(\x03R\ttimestamp\x12!\n\x0cresume_token\x18\x04 \x01(\tR\x0bresumeToken\x12\x18\n\x07version\x18\x05 \x01(\x04R\x07version\"\xb7\x01\n\rDeleteRequest\x12\x1f\n\x0bstream_name\x18\x01 \x01(\tR\nstreamName\x12\x19\n\x08group_id\x18\x02 \x01(\tR\x07groupId\x12\x0e\n\x02id\x18\x03 \x01(\tR\x02id\x12\"\n\nif_version\x18\x04 \x01(\x04H\x00R\tifVersion\x88\x01\x01\x12\'\n\x0fidempotency_key\x18\x05 \x01(\tR\x0eidempotencyKeyB\r\n\x0b_if_version\"=\n\x0e\x44\x65leteResponse\x12+\n\x04item\x18\x01 \x01(\x0b\x32\x17.google.protobuf.StructR\x04item\"\xc2\x01\n\x0bSendRequest\x12\x1f\n\x0bstream_name\x18\x01 \x01(\tR\nstreamName\x12\x19\n\x08group_id\x18\x02 \x01(\tR\x07groupId\x12\x0e\n\x02id\x18\x03 \x01(\tR\x02id\x12\x12\n\x04type\x18\x04 \x01(\tR\x04type\x12*\n\x04\x64\x61ta\x18\x05 \x01(\x0b\x32\x16.google.protobuf.ValueR\x04\x64\x61ta\x12\'\n\x0fidempotency_key\x18\x06 \x01(\tR\x0eidempotencyKey\",\n\x0cSendResponse\x12\x1c\n\ttimestamp\x18\x01 \x01(\x03R\ttimestamp\"\x14\n\x12ListStreamsRequest\"J\n\x13ListStreamsResponse\x12\x33\n\x07streams\x18\x01 \x03(\x0b\x32\x19.streamgate.v1.StreamInfoR\x07streams\" \n\nStreamInfo\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\"`\n\x11ListGroupsRequest\x12\x1f\n\x0bstream_name\x18\x01 \x01(\tR\nstreamName\x12\x14\n\x05\x61\x66ter\x18\x02 \x01(\tR\x05\x61\x66ter\x12\x14\n\x05limit\x18\x03 \x01(\rR\x05limit\"e\n\x12ListGroupsResponse\x12\x30\n\x06groups\x18\x01 \x03(\x0b\x32\x18.streamgate.v1.GroupInfoR\x06groups\x12\x1d\n\nnext_after\x18\x02 \x01(\tR\tnextAfter\"<\n\tGroupInfo\x12\x19\n\x08group_id\x18\x01 \x01(\tR\x07groupId\x12\x14\n\x05items\x18\x02 \x01(\rR\x05items\"E\n\x0fSchemaViolation\x12\x32\n\x06issues\x18\x01 \x03(\x0b\x32\x1a.streamgate.v1.SchemaIssueR\x06issues\";\n\x0bSchemaIssue\x12\x12\n\x04path\x18\x01 \x01(\tR\x04path\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message2\xcf\x04\n\rStreamService\x12P\n\tSubscribe\x12\x1f.streamgate.v1.SubscribeRequest\x1a .streamgate.v1.SubscribeResponse0\x01\x12<\n\x03Get\x12\x19.streamgate.v1.GetRequest\x1a\x1a.streamgate.v1.GetResponse\x12?\n\x04List\x12\x1a.streamgate.v1.ListRequest\x1a\x1b.streamgate.v1.ListResponse\x12<\n\x03Set\x12\x19.streamgate.v1.SetRequest\x1a\x1a.streamgate.v1.SetResponse\x12\x45\n\x06\x44\x65lete\x12\x1c.streamgate.v1.DeleteRequest\x1a\x1d.streamgate.v1.DeleteResponse\x12?\n\x04Send\x12\x1a.streamgate.v1.SendRequest\x1a\x1b.streamgate.v1.SendResponse\x12T\n\x0bListStreams\x12!.streamgate.v1.ListStreamsRequest\x1a\".streamgate.v1.ListStreamsResponse\x12Q\n\nListGroups\x12 .streamgate.v1.ListGroupsRequest\x1a!.streamgate.v1.ListGroupsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1astreamgate/v1/stream.proto\x12\rstreamgate.v1\x1a\x1cgoogle/protobuf/struct.proto\"\x81\x01\n\x10SubscribeRequest\x12\x1f\n\x0bstream_name\x18\x01 \x01(\tR\nstreamName\x12\x19\n\x08group_id\x18\x02 \x01(\tR\x07groupId\x12\x0e\n\x02id\x18\x03 \x01(\tR\x02id\x12!\n\x0cresume_token\x18\x04 \x01(\tR\x0bresumeToken\"\xe3\x03\n\x11SubscribeResponse\x12\x1f\n\x0bstream_name\x18\x01 \x01(\tR\nstreamName\x12\x19\n\x08group_id\x18\x02 \x01(\tR\x07groupId\x12\x0e\n\x02id\x18\x03 \x01(\tR\x02id\x12\x1c\n\ttimestamp\x18\x04 \x01(\x03R\ttimestamp\x12!\n\x0cresume_token\x18\x05 \x01(\tR\x0bresumeToken\x12\x1a\n\x08sequence\x18\x06 \x01(\x04R\x08sequence\x12\x1c\n\tconflated\x18\x07 \x01(\rR\tconflated\x12)\n\x04sync\x18\n \x01(\x0b\x32\x13.streamgate.v1.SyncH\x00R\x04sync\x12\x33\n\x06\x63reate\x18\x0b \x01(\x0b\x32\x19.streamgate.v1.ItemChangeH\x00R\x06\x63reate\x12\x33\n\x06update\x18\x0c \x01(\x0b\x32\x19.streamgate.v1.ItemChangeH\x00R\x06update\x12\x33\n\x06\x64\x65lete\x18\r \x01(\x0b\x32\x19.streamgate.v1.ItemChangeH\x00R\x06\x64\x65lete\x12\x34\n\x06\x63ustom\x18\x0e \x01(\x0b\x32\x1a.streamgate.v1.CustomEventH\x00R\x06\x63ustomB\x07\n\x05\x65vent\"\xc7\x01\n\x04Sync\x12-\n\x05items\x18\x01 \x03(\x0b\x32\x17.google.protobuf.StructR\x05items\x12\x14\n\x05reset\x18\x02 \x01(\x08R\x05reset\x12=\n\x08versions\x18\x03 \x03(\x0b\x32!.streamgate.v1.Sync.VersionsEntryR\x08versions\x1a;\n\rVersionsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\x04R\x05value:\x02\x38\x01\"9\n\nItemChange\x12+\n\x04item\x18\x01 \x01(\x0b\x32\x17.google.protobuf.StructR\x04item\"M\n\x0b\x43ustomEvent\x12\x12\n\x04type\x18\x01 \x01(\tR\x04type\x12*\n\x04\x64\x61ta\x18\x02 \x01(\x0b\x32\x16.google.protobuf.ValueR\x04\x64\x61ta\"X\n\nGetRequest\x12\x1f\n\x0bstream_name\x18\x01 \x01(\tR\nstreamName\x12\x19\n\x08group_id\x18\x02 \x01(\tR\x07groupId\x12\x0e\n\x02id\x18\x03 \x01(\tR\x02id\"T\n\x0bGetResponse\x12+\n\x04item\x18\x01 \x01(\x0b\x32\x17.google.protobuf.StructR\x04item\x12\x18\n\x07version\x18\x02 \x01(\x04R\x07version\"I\n\x0bListRequest\x12\x1f\n\x0bstream_name\x18\x01 \x01(\tR\nstreamName\x12\x19\n\x08group_id\x18\x02 \x01(\tR\x07groupId\"=\n\x0cListResponse\x12-\n\x05items\x18\x01 \x03(\x0b\x32\x17.google.protobuf.StructR\x05items\"\x9f\x02\n\nSetRequest\x12\x1f\n\x0bstream_name\x18\x01 \x01(\tR\nstreamName\x12\x19\n\x08group_id\x18\x02 \x01(\tR\x07groupId\x12\x0e\n\x02id\x18\x03 \x01(\tR\x02id\x12+\n\x04\x64\x61ta\x18\x04 \x01(\x0b\x32\x17.google.protobuf.StructR\x04\x64\x61ta\x12\"\n\nif_version\x18\x05 \x01(\x04H\x00R\tifVersion\x88\x01\x01\x12\x1b\n\tif_absent\x18\x06 \x01(\x08R\x08ifAbsent\x12\'\n\x0fidempotency_key\x18\x07 \x01(\tR\x0eidempotencyKey\x12\x1f\n\x0bttl_seconds\x18\x08 \x01(\rR\nttlSecondsB\r\n\x0b_if_version\"\xaf\x01\n\x0bSetResponse\x12+\n\x04item\x18\x01 \x01(\x0b\x32\x17.google.protobuf.StructR\x04item\x12\x18\n\x07\x63reated\x18\x02 \x01(\x08R\x07\x63reated\x12\x1c\n\ttimestamp\x18\x03 \x01(\x03R\ttimestamp\x12!\n\x0cresume_token\x18\x04 \x01(\tR\x0bresumeToken\x12\x18\n\x07version\x18\x05 \x01(\x04R\x07version\"\xb7\x01\n\rDeleteRequest\x12\x1f\n\x0bstream_name\x18\x01 \x01(\tR\nstreamName\x12\x19\n\x08group_id\x18\x02 \x01(\tR\x07groupId\x12\x0e\n\x02id\x18\x03 \x01(\tR\x02id\x12\"\n\nif_version\x18\x04 \x01(\x04H\x00R\tifVersion\x88\x01\x01\x12\'\n\x0fidempotency_key\x18\x05 \x01(\tR\x0eidempotencyKeyB\r\n\x0b_if_version\"=\n\x0e\x44\x65leteResponse\x12+\n\x04item\x18\x01 \x01(\x0b\x32\x17.google.protobuf.StructR\x04item\"\xc2\x01\n\x0bSendRequest\x12\x1f\n\x0bstream_name\x18\x01 \x01(\tR\nstreamName\x12\x19\n\x08group_id\x18\x02 \x01(\tR\x07groupId\x12\x0e\n\x02id\x18\x03 \x01(\tR\x02id\x12\x12\n\x04type\x18\x04 \x01(\tR\x04type\x12*\n\x04\x64\x61ta\x18\x05 \x01(\x0b\x32\x16.google.protobuf.ValueR\x04\x64\x61ta\x12\'\n\x0fidempotency_key\x18\x06 \x01(\tR\x0eidempotencyKey\",\n\x0cSendResponse\x12\x1c\n\ttimestamp\x18\x01 \x01(\x03R\ttimestamp\"\x14\n\x12ListStreamsRequest\"J\n\x13ListStreamsResponse\x12\x33\n\x07streams\x18\x01 \x03(\x0b\x32\x19.streamgate.v1.StreamInfoR\x07streams\" \n\nStreamInfo\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\"`\n\x11ListGroupsRequest\x12\x1f\n\x0bstream_name\x18\x01 \x01(\tR\nstreamName\x12\x14\n\x05\x61\x66ter\x18\x02 \x01(\tR\x05\x61\x66ter\x12\x14\n\x05limit\x18\x03 \x01(\rR\x05limit\"e\n\x12ListGroupsResponse\x12\x30\n\x06groups\x18\x01 \x03(\x0b\x32\x18.streamgate.v1.GroupInfoR\x06groups\x12\x1d\n\nnext_after\x18\x02 \x01(\tR\tnextAfter\"<\n\tGroupInfo\x12\x19\n\x08group_id\x18\x01 \x01(\tR\x07groupId\x12\x14\n\x05items\x18\x02 \x01(\rR\x05items\"E\n\x0fSchemaViolation\x12\x32\n\x06issues\x18\x01 \x03(\x0b\x32\x1a.streamgate.v1.SchemaIssueR\x06issues\";\n\x0bSchemaIssue\x12\x12\n\x04path\x18\x01 \x01(\tR\x04path\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message2\xcf\x04\n\rStreamService\x12P\n\tSubscribe\x12\x1f.streamgate.v1.SubscribeRequest\x1a .streamgate.v1.SubscribeResponse0\x01\x12<\n\x03Get\x12\x19.streamgate.v1.GetRequest\x1a\x1a.streamgate.v1.GetResponse\x12?\n\x04List\x12\x1a.streamgate.v1.ListRequest\x1a\x1b.streamgate.v1.ListResponse\x12<\n\x03Set\x12\x19.streamgate.v1.SetRequest\x1a\x1a.streamgate.v1.SetResponse\x12\x45\n\x06\x44\x65lete\x12\x1c.streamgate.v1.DeleteRequest\x1a\x1d.streamgate.v1.DeleteResponse\x12?\n\x04Send\x12\x1a.streamgate.v1.SendRequest\x1a\x1b.streamgate.v1.SendResponse\x12T\n\x0bListStreams\x12!.streamgate.v1.ListStreamsRequest\x1a\".streamgate.v1.ListStreamsResponse\x12Q\n\nListGroups\x12 .streamgate.v1.ListGroupsRequest\x1a!.streamgate.v1.ListGroupsResponseb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'streamgate.v1.stream_pb2', globals())
 if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
+  _SYNC_VERSIONSENTRY._options = None
+  _SYNC_VERSIONSENTRY._serialized_options = b'8\001'
   _SUBSCRIBEREQUEST._serialized_start=76
   _SUBSCRIBEREQUEST._serialized_end=205
   _SUBSCRIBERESPONSE._serialized_start=208
   _SUBSCRIBERESPONSE._serialized_end=691
-  _SYNC._serialized_start=693
-  _SYNC._serialized_end=768
-  _ITEMCHANGE._serialized_start=770
-  _ITEMCHANGE._serialized_end=827
-  _CUSTOMEVENT._serialized_start=829
-  _CUSTOMEVENT._serialized_end=906
-  _GETREQUEST._serialized_start=908
-  _GETREQUEST._serialized_end=996
-  _GETRESPONSE._serialized_start=998
-  _GETRESPONSE._serialized_end=1082
-  _LISTREQUEST._serialized_start=1084
-  _LISTREQUEST._serialized_end=1157
-  _LISTRESPONSE._serialized_start=1159
-  _LISTRESPONSE._serialized_end=1220
-  _SETREQUEST._serialized_start=1223
-  _SETREQUEST._serialized_end=1510
-  _SETRESPONSE._serialized_start=1513
-  _SETRESPONSE._serialized_end=1688
-  _DELETEREQUEST._serialized_start=1691
-  _DELETEREQUEST._serialized_end=1874
-  _DELETERESPONSE._serialized_start=1876
-  _DELETERESPONSE._serialized_end=1937
-  _SENDREQUEST._serialized_start=1940
-  _SENDREQUEST._serialized_end=2134
-  _SENDRESPONSE._serialized_start=2136
-  _SENDRESPONSE._serialized_end=2180
-  _LISTSTREAMSREQUEST._serialized_start=2182
-  _LISTSTREAMSREQUEST._serialized_end=2202
-  _LISTSTREAMSRESPONSE._serialized_start=2204
-  _LISTSTREAMSRESPONSE._serialized_end=2278
-  _STREAMINFO._serialized_start=2280
-  _STREAMINFO._serialized_end=2312
-  _LISTGROUPSREQUEST._serialized_start=2314
-  _LISTGROUPSREQUEST._serialized_end=2410
-  _LISTGROUPSRESPONSE._serialized_start=2412
-  _LISTGROUPSRESPONSE._serialized_end=2513
-  _GROUPINFO._serialized_start=2515
-  _GROUPINFO._serialized_end=2575
-  _SCHEMAVIOLATION._serialized_start=2577
-  _SCHEMAVIOLATION._serialized_end=2646
-  _SCHEMAISSUE._serialized_start=2648
-  _SCHEMAISSUE._serialized_end=2707
-  _STREAMSERVICE._serialized_start=2710
-  _STREAMSERVICE._serialized_end=3301
+  _SYNC._serialized_start=694
+  _SYNC._serialized_end=893
+  _SYNC_VERSIONSENTRY._serialized_start=834
+  _SYNC_VERSIONSENTRY._serialized_end=893
+  _ITEMCHANGE._serialized_start=895
+  _ITEMCHANGE._serialized_end=952
+  _CUSTOMEVENT._serialized_start=954
+  _CUSTOMEVENT._serialized_end=1031
+  _GETREQUEST._serialized_start=1033
+  _GETREQUEST._serialized_end=1121
+  _GETRESPONSE._serialized_start=1123
+  _GETRESPONSE._serialized_end=1207
+  _LISTREQUEST._serialized_start=1209
+  _LISTREQUEST._serialized_end=1282
+  _LISTRESPONSE._serialized_start=1284
+  _LISTRESPONSE._serialized_end=1345
+  _SETREQUEST._serialized_start=1348
+  _SETREQUEST._serialized_end=1635
+  _SETRESPONSE._serialized_start=1638
+  _SETRESPONSE._serialized_end=1813
+  _DELETEREQUEST._serialized_start=1816
+  _DELETEREQUEST._serialized_end=1999
+  _DELETERESPONSE._serialized_start=2001
+  _DELETERESPONSE._serialized_end=2062
+  _SENDREQUEST._serialized_start=2065
+  _SENDREQUEST._serialized_end=2259
+  _SENDRESPONSE._serialized_start=2261
+  _SENDRESPONSE._serialized_end=2305
+  _LISTSTREAMSREQUEST._serialized_start=2307
+  _LISTSTREAMSREQUEST._serialized_end=2327
+  _LISTSTREAMSRESPONSE._serialized_start=2329
+  _LISTSTREAMSRESPONSE._serialized_end=2403
+  _STREAMINFO._serialized_start=2405
+  _STREAMINFO._serialized_end=2437
+  _LISTGROUPSREQUEST._serialized_start=2439
+  _LISTGROUPSREQUEST._serialized_end=2535
+  _LISTGROUPSRESPONSE._serialized_start=2537
+  _LISTGROUPSRESPONSE._serialized_end=2638
+  _GROUPINFO._serialized_start=2640
+  _GROUPINFO._serialized_end=2700
+  _SCHEMAVIOLATION._serialized_start=2702
+  _SCHEMAVIOLATION._serialized_end=2771
+  _SCHEMAISSUE._serialized_start=2773
+  _SCHEMAISSUE._serialized_end=2832
+  _STREAMSERVICE._serialized_start=2835
+  _STREAMSERVICE._serialized_end=3426
 # @@protoc_insertion_point(module_scope)

@@ -225,9 +225,18 @@ class SubscribeResponse(_message.Message):
     def __init__(self, stream_name: _Optional[str] = ..., group_id: _Optional[str] = ..., id: _Optional[str] = ..., timestamp: _Optional[int] = ..., resume_token: _Optional[str] = ..., sequence: _Optional[int] = ..., conflated: _Optional[int] = ..., sync: _Optional[_Union[Sync, _Mapping]] = ..., create: _Optional[_Union[ItemChange, _Mapping]] = ..., update: _Optional[_Union[ItemChange, _Mapping]] = ..., delete: _Optional[_Union[ItemChange, _Mapping]] = ..., custom: _Optional[_Union[CustomEvent, _Mapping]] = ...) -> None: ...
 
 class Sync(_message.Message):
-    __slots__ = ["items", "reset"]
+    __slots__ = ["items", "reset", "versions"]
+    class VersionsEntry(_message.Message):
+        __slots__ = ["key", "value"]
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
     ITEMS_FIELD_NUMBER: _ClassVar[int]
     RESET_FIELD_NUMBER: _ClassVar[int]
+    VERSIONS_FIELD_NUMBER: _ClassVar[int]
     items: _containers.RepeatedCompositeFieldContainer[_struct_pb2.Struct]
     reset: bool
-    def __init__(self, items: _Optional[_Iterable[_Union[_struct_pb2.Struct, _Mapping]]] = ..., reset: bool = ...) -> None: ...
+    versions: _containers.ScalarMap[str, int]
+    def __init__(self, items: _Optional[_Iterable[_Union[_struct_pb2.Struct, _Mapping]]] = ..., reset: bool = ..., versions: _Optional[_Mapping[str, int]] = ...) -> None: ...
