@@ -3,7 +3,7 @@ import os from 'node:os'
 import { parseArgs } from 'node:util'
 import { execFileSync } from 'node:child_process'
 import { sleep } from './lib/clock.ts'
-import type { FlowJob, FlowResult, IdleResult, Mode, StormResult, SubscribersResult, Transport, WriterJob, WriterResult } from './lib/jobs.ts'
+import type { FlowJob, FlowResult, IdleResult, Mode, SlowJob, SlowResult, StormResult, SubscribersResult, Transport, WriterJob, WriterResult } from './lib/jobs.ts'
 import { LoadgenProcess } from './lib/loadgen-process.ts'
 import { cpuWindow, listenDrops, machineInfo, memory } from './lib/proc.ts'
 import { type CaseRecord, type RunRecord, writeReports } from './lib/report.ts'
@@ -13,6 +13,7 @@ import {
   type RunningServer,
   type ServerKind,
   serverKind,
+  type StartOptions,
   startServer,
   STORE_KINDS,
   type StoreKind,
@@ -31,7 +32,7 @@ import {
 
 const USAGE = `Usage: node --import tsx bench/run.ts [flags]
 
-  --scenario LIST     fanout,groups,idle,storm,writes (default: all)
+  --scenario LIST     fanout,groups,idle,storm,writes,slow (default: all)
   --transport LIST    ws,sse,grpc (default: all that apply)
   --system LIST       raw,motia,grpc-js,streamgate,streamgate-redis,streamgate-cluster (default: all but
                       grpc-js; grpc-js = a plain @grpc/grpc-js broadcaster, gRPC only; streamgate-redis = two
@@ -63,6 +64,11 @@ const USAGE = `Usage: node --import tsx bench/run.ts [flags]
                       memory; durable = --data-dir in bench/.tmp, durable-fsync = with --fsync)
   --writes-lanes L    writes in flight at saturation (connections, or in-process concurrent writers;
                       default 8; the durable store's goal is stated at 1000)
+  --slow-k K          slow: readers that stop reading (default 10 of --n, default 1000)
+  --slow-rate R       slow: writes/s over the 16 lanes (default 200)
+  --slow-duration S   slow: measured seconds; the readers pause when it starts (default 15)
+  --conflate-bytes N  slow: the gateway's --conflate-bytes (default 65536)
+  --max-queue-bytes N slow: the gateway's --max-queue-bytes (default 524288)
   --src-addrs K       spread client connections over 127.0.0.2..(K+1) (default 1: 127.0.0.1)
   --quiet-wait S      before each case, wait up to S seconds for the machine to be quiet (< 25 % busy
                       over 1 s; other people's work), then run anyway (default 0: do not wait)
@@ -96,6 +102,11 @@ const { values: flags } = parseArgs({
     'writes-rate': { type: 'string' },
     'writes-store': { type: 'string' },
     'writes-lanes': { type: 'string' },
+    'slow-k': { type: 'string' },
+    'slow-rate': { type: 'string' },
+    'slow-duration': { type: 'string' },
+    'conflate-bytes': { type: 'string' },
+    'max-queue-bytes': { type: 'string' },
     'src-addrs': { type: 'string' },
     'quiet-wait': { type: 'string' },
     'cpu-prof': { type: 'boolean' },
@@ -118,7 +129,7 @@ const numbers = (value: string | undefined, fallback: number[]) => (value ? valu
 const num = (value: string | undefined, fallback: number) => (value === undefined ? fallback : Number(value))
 
 const full = flags.full ?? false
-const SCENARIOS = ['fanout', 'groups', 'idle', 'storm', 'writes'] as const
+const SCENARIOS = ['fanout', 'groups', 'idle', 'storm', 'writes', 'slow'] as const
 const plan = {
   scenarios: list(flags.scenario, [...SCENARIOS], SCENARIOS),
   transports: list<Transport>(flags.transport, ['ws', 'sse', 'grpc'], ['ws', 'sse', 'grpc']),
@@ -143,6 +154,11 @@ const plan = {
   writesRate: num(flags['writes-rate'], 25),
   writesStores: list<StoreKind>(flags['writes-store'], ['memory'], STORE_KINDS),
   writesLanes: num(flags['writes-lanes'], 8),
+  slowK: num(flags['slow-k'], 10),
+  slowRate: num(flags['slow-rate'], 200),
+  slowDurationMs: num(flags['slow-duration'], 15) * 1000,
+  conflateBytes: num(flags['conflate-bytes'], 65_536),
+  maxQueueBytes: num(flags['max-queue-bytes'], 524_288),
   srcAddrs: num(flags['src-addrs'], 1),
   quietWaitS: num(flags['quiet-wait'], 0),
   cpuProf: flags['cpu-prof'] ?? false,
@@ -158,6 +174,7 @@ const groupsTransports = flags.transport ? plan.transports : full ? (['ws', 'sse
 const groupsNs = flags.n ? plan.ns : full ? [100, 1000, 5000] : [1000]
 const groupsModes = flags.mode ? plan.modes : full ? plan.modes : (['saturation'] as Mode[])
 const idleTransports = flags.transport ? plan.transports : full ? plan.transports : (['ws', 'sse'] as Transport[])
+const slowNs = flags.n ? plan.ns : [1000]
 const stormTransports = flags.transport ? plan.transports.filter((t) => t !== 'grpc') : (['ws'] as Transport[])
 
 const profDir = `${TMP}prof`
@@ -221,10 +238,10 @@ async function settledRss(pid: number, ms = 1000, samples = 5): Promise<number> 
   return values[Math.floor(values.length / 2)]!
 }
 
-async function withServers<T>(kinds: ServerKind[], body: (servers: Map<ServerKind, RunningServer>) => Promise<T>, store?: StoreKind): Promise<T> {
+async function withServers<T>(kinds: ServerKind[], body: (servers: Map<ServerKind, RunningServer>) => Promise<T>, options: Pick<StartOptions, 'store' | 'args'> = {}): Promise<T> {
   const servers = new Map<ServerKind, RunningServer>()
   try {
-    for (const kind of kinds) if (!servers.has(kind)) servers.set(kind, await startServer(kind, { ...startOptions(kind), store }))
+    for (const kind of kinds) if (!servers.has(kind)) servers.set(kind, await startServer(kind, { ...startOptions(kind), ...options }))
     return await body(servers)
   } finally {
     for (const server of servers.values()) await server.stop()
@@ -556,13 +573,107 @@ async function writesScenario() {
           }
         }
       },
-      store,
+      { store },
     )
   }
   if (plan.systems.includes('motia') && apis.includes('motia')) {
     await withServers(['motia'], async (servers) => {
       for (const subs of plan.writesSubs) for (const mode of plan.modes) if (writesModeIncluded('motia', mode)) await writesCase('motia', servers.get('motia')!, subs, mode)
     })
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// slow readers: K of N readers stop reading; the others' rate and latency against the same run with K = 0
+
+async function slowCase(server: RunningServer, n: number, k: number) {
+  const job: SlowJob = {
+    kind: 'slow',
+    caseId: nextCaseId(),
+    subscribe: { transport: 'ws', host: server.host, port: server.port, srcAddrs: plan.srcAddrs },
+    write: server.write,
+    n,
+    paused: k,
+    rate: plan.slowRate,
+    lanes: plan.lanes,
+    conflateBytes: plan.conflateBytes,
+    maxQueueBytes: plan.maxQueueBytes,
+    warmupMs: Math.max(plan.warmupMs, 1000),
+    durationMs: plan.slowDurationMs,
+  }
+  const base = {
+    scenario: 'slow' as const,
+    transport: 'ws' as const,
+    system: 'streamgate' as const,
+    n,
+    mode: 'fixed' as const,
+    label: `N=${n}, ${k} paused, ${plan.slowRate}/s`,
+    params: { paused: k, rate: plan.slowRate, lanes: plan.lanes, conflateBytes: plan.conflateBytes, maxQueueBytes: plan.maxQueueBytes, durationMs: plan.slowDurationMs },
+  }
+  try {
+    await waitQuiet()
+    let window: ReturnType<typeof cpuWindow> | undefined
+    let measured: ReturnType<ReturnType<typeof cpuWindow>['stop']> | undefined
+    // RSS every 50 ms from the start of the window: "before" is the last sample before the pause, "peak" the
+    // highest until the paused readers are gone, "after" the median over 1 s once they are.
+    const samples: number[] = []
+    let sampling = false
+    let before = 0
+    let peak = 0
+    let after: Promise<number> | undefined
+    const sampler = async () => {
+      while (sampling) {
+        samples.push(memory(server.pid)?.rssKiB ?? 0)
+        await sleep(50)
+      }
+    }
+    const loadgen = new LoadgenProcess<SlowResult>(job, (mark, lg) => {
+      if (mark === 'window-start') {
+        window = cpuWindow([server.pid, lg.pid])
+        window.start()
+      } else if (mark === 'window-end' && window) measured = window.stop()
+      else if (mark === 'paused') {
+        before = memory(server.pid)?.rssKiB ?? 0
+        sampling = true
+        void sampler()
+      } else if (mark === 'paused-closed') {
+        sampling = false
+        peak = Math.max(before, ...samples)
+        after = settledRss(server.pid)
+      }
+    })
+    const result = await loadgen.result
+    sampling = false
+    const afterKiB = after ? await after : 0
+    record({
+      ...base,
+      ok: correctnessOk(result.correctness),
+      result,
+      correctness: result.correctness,
+      metrics: k > 0 ? { rssBeforeMiB: mib(before), rssPeakMiB: mib(peak), rssAfterMiB: mib(afterKiB), closes: result.closesAfterS.length, conflatedFrames: result.paused.reduce((sum, p) => sum + p.conflatedFrames, 0) } : undefined,
+      server: { cpuPct: measured?.procs[0] ?? 0, rssKiB: afterKiB, hwmKiB: peak },
+      loadgen: { cpuPct: measured?.procs[1] ?? result.loadgenCpu.pct },
+      machineBusyPct: measured?.machineBusyPct ?? 0,
+    })
+  } catch (error) {
+    record({ ...base, ok: false, error: (error as Error).message })
+  }
+}
+
+/** streamgate only: the raw peers have no outbound queue to conflate or limit. The run without slow readers first. */
+async function slowScenario() {
+  if (!plan.systems.includes('streamgate')) return
+  const args = ['--conflate-bytes', String(plan.conflateBytes), '--max-queue-bytes', String(plan.maxQueueBytes)]
+  for (const n of slowNs) {
+    await withServers(
+      ['streamgate'],
+      async (servers) => {
+        const server = servers.get('streamgate')!
+        await slowCase(server, n, 0)
+        await slowCase(server, n, plan.slowK)
+      },
+      { args },
+    )
   }
 }
 
@@ -588,7 +699,8 @@ async function main() {
       for (const transport of idleTransports) for (const system of plan.systems) await idleCase(transport, system)
     } else if (scenario === 'storm') {
       for (const transport of stormTransports) for (const system of plan.systems) await stormCase(transport, system)
-    } else await writesScenario()
+    } else if (scenario === 'slow') await slowScenario()
+    else await writesScenario()
   }
   const run: RunRecord = {
     startedAt: started.toISOString(),

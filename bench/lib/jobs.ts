@@ -74,7 +74,27 @@ export interface WriterJob extends JobBase {
   durationMs: number
 }
 
-export type Job = FlowJob | IdleJob | StormJob | SubscribersJob | WriterJob
+/**
+ * slow readers: n WebSocket subscribers on one group, `paused` of them stop reading once the measured window
+ * opens; one writer at a fixed rate over `lanes` lanes, half of them rewriting one item each (conflatable),
+ * half creating a new item with every write (never merged, so a paused reader's queue grows to the hard
+ * limit). The server's limits are passed so the load generator knows when a paused queue is past the soft one.
+ */
+export interface SlowJob extends JobBase {
+  kind: 'slow'
+  subscribe: SubscribeTarget
+  write: WriteTarget
+  n: number
+  paused: number
+  rate: number
+  lanes: number
+  conflateBytes: number
+  maxQueueBytes: number
+  warmupMs: number
+  durationMs: number
+}
+
+export type Job = FlowJob | IdleJob | StormJob | SubscribersJob | WriterJob | SlowJob
 
 export interface Correctness {
   lost: number
@@ -107,6 +127,32 @@ export interface FlowResult {
   correctness: Correctness
   loadgenCpu: CpuUse
   windowMs: number
+}
+
+/** What one paused reader saw. */
+export interface PausedReader {
+  /** `resumed`: read again once its queue was past the soft limit and below the hard one; `paused`: never. */
+  role: 'resumed' | 'paused'
+  /** Seconds after the pause it was resumed (for `paused`: once the server had closed it, or at the end). */
+  resumedAfterS: number | null
+  /** Frames read after the pause, and how many of them carried `"conflated"`. */
+  frames: number
+  conflatedFrames: number
+  /** The close frame's code, if one arrived; null when the connection ended without one, or is still open. */
+  closeCode: number | null
+  ended: boolean
+  /** Its last record of every lane is the last one written (the state it would have reached). */
+  caughtUp: boolean
+}
+
+export interface SlowResult extends FlowResult {
+  /** Readers that kept reading (n − paused); the flow figures above are theirs. */
+  readers: number
+  paused: PausedReader[]
+  /** Seconds after the pause at which the server counted each slow-consumer close (its metric, 50 ms polls). */
+  closesAfterS: number[]
+  /** The most the server's WebSocket outbound queues held at once (its gauge), bytes. */
+  peakQueuedBytes: number
 }
 
 export interface IdleResult {
@@ -152,6 +198,6 @@ export interface WriterResult {
 /** Messages between the orchestrator and a load generator. */
 export type ToLoadgen = { type: 'run'; job: Job } | { type: 'continue' } | { type: 'verify'; perKey: number[] }
 export type FromLoadgen =
-  | { type: 'mark'; name: 'window-start' | 'window-end' | 'ready' | 'idle' | 'storm-start' | 'resynced' }
-  | { type: 'result'; result: FlowResult | IdleResult | StormResult | SubscribersResult | WriterResult }
+  | { type: 'mark'; name: 'window-start' | 'window-end' | 'ready' | 'idle' | 'storm-start' | 'resynced' | 'paused' | 'paused-closed' }
+  | { type: 'result'; result: FlowResult | IdleResult | StormResult | SubscribersResult | WriterResult | SlowResult }
   | { type: 'error'; message: string }

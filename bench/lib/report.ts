@@ -6,7 +6,7 @@ import type { SystemName } from './systems.ts'
 import { barChart, type Series, twoPanelChart } from './svg.ts'
 
 export interface CaseRecord {
-  scenario: 'fanout' | 'groups' | 'idle' | 'storm' | 'writes'
+  scenario: 'fanout' | 'groups' | 'idle' | 'storm' | 'writes' | 'slow'
   transport?: Transport
   system: SystemName
   /** writes: the API written through. */
