@@ -21,7 +21,7 @@ import type {
   WriterJob,
   WriterResult,
 } from './lib/jobs.ts'
-import { itemJson, marker, readMarker } from './lib/marker.ts'
+import { itemJson, marker, padFor, readMarker } from './lib/marker.ts'
 import { type Histogram, newHistogram, Sub, summarize, Tracker } from './lib/tracker.ts'
 import { type Lane, openLane, type WriteTarget } from './lib/writers.ts'
 
@@ -453,7 +453,8 @@ async function runSlow(job: SlowJob): Promise<SlowResult> {
   const laneConns: Lane[] = Array.from({ length: lanes }, () => openLane(job.write))
   // Lanes 0 .. lanes/2-1 rewrite their item (conflatable); the others create a new item each write.
   const hot = lanes / 2
-  const keyWrite = (key: number, seq: number, t: number) => laneConns[key]!.write(STREAM, job.caseId, key < hot ? `i${key}` : `i${key}-${seq}`, itemJson(key, seq, t))
+  const pad = padFor(job.itemBytes)
+  const keyWrite = (key: number, seq: number, t: number) => laneConns[key]!.write(STREAM, job.caseId, key < hot ? `i${key}` : `i${key}-${seq}`, itemJson(key, seq, t, pad))
   const lag = newHistogram()
   const start = nowUs()
   const windowStart = start + job.warmupMs * 1000
@@ -505,7 +506,7 @@ async function runSlow(job: SlowJob): Promise<SlowResult> {
       // The others, once the server closed them all (or at the end of the window): they read what the kernel
       // kept for them, then the close frame if it got out before the server's 1 s terminate.
       if (closesAfterS.length >= others.length || nowUs() >= windowEnd) {
-        for (const p of others) resume(p)
+        for (const p of paused) resume(p)
         break
       }
       await sleep(50)

@@ -66,9 +66,11 @@ const USAGE = `Usage: node --import tsx bench/run.ts [flags]
                       default 8; the durable store's goal is stated at 1000)
   --slow-k K          slow: readers that stop reading (default 10 of --n, default 1000)
   --slow-rate R       slow: writes/s over the 16 lanes (default 200)
-  --slow-duration S   slow: measured seconds; the readers pause when it starts (default 15)
+  --slow-item-bytes B slow: bytes of JSON per item (default 1024: a paused reader's kernel buffers, ~4 MB
+                      on loopback here, fill in ~17 s at 200/s)
+  --slow-duration S   slow: measured seconds; the readers pause when it starts (default 25)
   --conflate-bytes N  slow: the gateway's --conflate-bytes (default 65536)
-  --max-queue-bytes N slow: the gateway's --max-queue-bytes (default 524288)
+  --max-queue-bytes N slow: the gateway's --max-queue-bytes (default 262144)
   --src-addrs K       spread client connections over 127.0.0.2..(K+1) (default 1: 127.0.0.1)
   --quiet-wait S      before each case, wait up to S seconds for the machine to be quiet (< 25 % busy
                       over 1 s; other people's work), then run anyway (default 0: do not wait)
@@ -104,6 +106,7 @@ const { values: flags } = parseArgs({
     'writes-lanes': { type: 'string' },
     'slow-k': { type: 'string' },
     'slow-rate': { type: 'string' },
+    'slow-item-bytes': { type: 'string' },
     'slow-duration': { type: 'string' },
     'conflate-bytes': { type: 'string' },
     'max-queue-bytes': { type: 'string' },
@@ -156,9 +159,10 @@ const plan = {
   writesLanes: num(flags['writes-lanes'], 8),
   slowK: num(flags['slow-k'], 10),
   slowRate: num(flags['slow-rate'], 200),
-  slowDurationMs: num(flags['slow-duration'], 15) * 1000,
+  slowItemBytes: num(flags['slow-item-bytes'], 1024),
+  slowDurationMs: num(flags['slow-duration'], 25) * 1000,
   conflateBytes: num(flags['conflate-bytes'], 65_536),
-  maxQueueBytes: num(flags['max-queue-bytes'], 524_288),
+  maxQueueBytes: num(flags['max-queue-bytes'], 262_144),
   srcAddrs: num(flags['src-addrs'], 1),
   quietWaitS: num(flags['quiet-wait'], 0),
   cpuProf: flags['cpu-prof'] ?? false,
@@ -596,6 +600,7 @@ async function slowCase(server: RunningServer, n: number, k: number) {
     paused: k,
     rate: plan.slowRate,
     lanes: plan.lanes,
+    itemBytes: plan.slowItemBytes,
     conflateBytes: plan.conflateBytes,
     maxQueueBytes: plan.maxQueueBytes,
     warmupMs: Math.max(plan.warmupMs, 1000),
@@ -608,7 +613,7 @@ async function slowCase(server: RunningServer, n: number, k: number) {
     n,
     mode: 'fixed' as const,
     label: `N=${n}, ${k} paused, ${plan.slowRate}/s`,
-    params: { paused: k, rate: plan.slowRate, lanes: plan.lanes, conflateBytes: plan.conflateBytes, maxQueueBytes: plan.maxQueueBytes, durationMs: plan.slowDurationMs },
+    params: { paused: k, rate: plan.slowRate, lanes: plan.lanes, itemBytes: plan.slowItemBytes, conflateBytes: plan.conflateBytes, maxQueueBytes: plan.maxQueueBytes, durationMs: plan.slowDurationMs },
   }
   try {
     await waitQuiet()

@@ -88,6 +88,8 @@ export interface SlowJob extends JobBase {
   paused: number
   rate: number
   lanes: number
+  /** Item size: the byte rate, not the message rate, decides how soon a paused reader's buffers fill. */
+  itemBytes: number
   conflateBytes: number
   maxQueueBytes: number
   warmupMs: number
