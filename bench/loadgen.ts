@@ -494,10 +494,16 @@ async function runSlow(job: SlowJob): Promise<SlowResult> {
       p.resumedAt = nowUs()
       p.conn.resume()
     }
+    // The gauge also counts the readers' frames of a delivery round not yet flushed; between rounds their
+    // queues are empty, so the lowest of the last three scrapes (150 ms) is what the paused readers hold.
+    const recent: number[] = []
     while (polling) {
-      const { closes, queued } = await scrape()
+      const scraped = await scrape()
       const at = Math.round((nowUs() - pausedAt) / 1e4) / 100
-      while (closesAfterS.length < closes - closes0) closesAfterS.push(at)
+      while (closesAfterS.length < scraped.closes - closes0) closesAfterS.push(at)
+      recent.push(scraped.queued)
+      if (recent.length > 3) recent.shift()
+      const queued = Math.min(...recent)
       peakQueuedBytes = Math.max(peakQueuedBytes, queued)
       // Every paused queue holds about the same: once the mean is halfway between the limits, one reader
       // reads again and gets its conflated queue.

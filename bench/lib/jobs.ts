@@ -153,7 +153,7 @@ export interface SlowResult extends FlowResult {
   paused: PausedReader[]
   /** Seconds after the pause at which the server counted each slow-consumer close (its metric, 50 ms polls). */
   closesAfterS: number[]
-  /** The most the server's WebSocket outbound queues held at once (its gauge), bytes. */
+  /** The most the paused readers' queues held at once (the server's gauge, its floor over 150 ms), bytes. */
   peakQueuedBytes: number
 }
 
