@@ -619,12 +619,11 @@ async function slowCase(server: RunningServer, n: number, k: number) {
     await waitQuiet()
     let window: ReturnType<typeof cpuWindow> | undefined
     let measured: ReturnType<ReturnType<typeof cpuWindow>['stop']> | undefined
-    // RSS every 50 ms from the start of the window: "before" is the last sample before the pause, "peak" the
-    // highest until the paused readers are gone, "after" the median over 1 s once they are.
+    // Server RSS: "before" when the readers pause, "peak" the highest of the samples every 50 ms from then to
+    // the end of the case, "after" the median over 1 s once the paused readers are gone.
     const samples: number[] = []
     let sampling = false
     let before = 0
-    let peak = 0
     let after: Promise<number> | undefined
     const sampler = async () => {
       while (sampling) {
@@ -641,15 +640,12 @@ async function slowCase(server: RunningServer, n: number, k: number) {
         before = memory(server.pid)?.rssKiB ?? 0
         sampling = true
         void sampler()
-      } else if (mark === 'paused-closed') {
-        sampling = false
-        peak = Math.max(before, ...samples)
-        after = settledRss(server.pid)
-      }
+      } else if (mark === 'paused-closed') after = settledRss(server.pid)
     })
     const result = await loadgen.result
     sampling = false
     const afterKiB = after ? await after : 0
+    const peak = Math.max(before, ...samples)
     record({
       ...base,
       ok: correctnessOk(result.correctness),
