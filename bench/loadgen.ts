@@ -10,6 +10,7 @@ import type {
   IdleJob,
   IdleResult,
   Job,
+  PausedReader,
   SlowJob,
   SlowResult,
   StormJob,
@@ -436,8 +437,10 @@ function openPaused(job: SlowJob, index: number): Promise<Paused> {
 
 /**
  * slow readers: the readers' rate and latency while `paused` readers stop reading, and what happens to those:
- * conflation (seen by one of them, resumed once its queue is past the soft limit), the close at the hard
- * limit (the server's counter; the close frame, if it got out), and the server's queued bytes.
+ * the close at the hard limit (the server's counter; the close frame, if it got out) and the server's queued
+ * bytes. Conflation is seen by one more paused reader, the probe, resumed once its queue is past the soft
+ * limit and below the hard one: the frames the server then flushes to it carry `conflated`. (A reader closed
+ * at the hard limit never sees a conflated frame: its queue is dropped with the connection.)
  */
 async function runSlow(job: SlowJob): Promise<SlowResult> {
   const { n, lanes } = job
@@ -448,6 +451,8 @@ async function runSlow(job: SlowJob): Promise<SlowResult> {
   if (opened.failed > 0) throw new Error(`${opened.failed} of ${n - k} readers did not connect and sync`)
   const paused: Paused[] = []
   for (let i = 0; i < k; i++) paused.push(await openPaused(job, n - k + i))
+  const probe = k > 0 ? await openPaused(job, n) : undefined
+  const stopped = probe ? [probe, ...paused] : paused
 
   const written = new Int32Array(lanes)
   const laneConns: Lane[] = Array.from({ length: lanes }, () => openLane(job.write))
@@ -482,13 +487,11 @@ async function runSlow(job: SlowJob): Promise<SlowResult> {
     await sleep(Math.max(0, (windowStart - nowUs()) / 1000))
     const closes0 = (await scrape()).closes
     const pausedAt = nowUs()
-    for (const p of paused) {
+    for (const p of stopped) {
       p.counting = true
       p.conn.pause()
     }
     send({ type: 'mark', name: 'paused' })
-    const resumer = k >= 2 ? paused[0] : undefined
-    const others = paused.filter((p) => p !== resumer)
     const resume = (p: Paused) => {
       if (p.resumedAt !== null) return
       p.resumedAt = nowUs()
@@ -505,20 +508,20 @@ async function runSlow(job: SlowJob): Promise<SlowResult> {
       if (recent.length > 3) recent.shift()
       const queued = Math.min(...recent)
       peakQueuedBytes = Math.max(peakQueuedBytes, queued)
-      // Every paused queue holds about the same: once the mean is halfway between the limits, one reader
+      // Every paused queue holds about the same: once the mean is halfway between the limits, the probe
       // reads again and gets its conflated queue.
-      const stillPaused = paused.filter((p) => p.resumedAt === null).length - closesAfterS.length
-      if (resumer && resumer.resumedAt === null && stillPaused > 0 && queued / stillPaused >= (job.conflateBytes + job.maxQueueBytes) / 2) resume(resumer)
-      // The others, once the server closed them all (or at the end of the window): they read what the kernel
+      const stillPaused = stopped.filter((p) => p.resumedAt === null).length - closesAfterS.length
+      if (probe && probe.resumedAt === null && stillPaused > 0 && queued / stillPaused >= (job.conflateBytes + job.maxQueueBytes) / 2) resume(probe)
+      // The paused readers, once the server closed them all (or at the end of the window): they read what the kernel
       // kept for them, then the close frame if it got out before the server's 1 s terminate.
-      if (closesAfterS.length >= others.length || nowUs() >= windowEnd) {
-        for (const p of paused) resume(p)
+      if (closesAfterS.length >= paused.length || nowUs() >= windowEnd) {
+        for (const p of stopped) resume(p)
         break
       }
       await sleep(50)
     }
     const deadline = Date.now() + 5000
-    while (others.some((p) => !p.ended) && Date.now() < deadline) await sleep(20)
+    while (paused.some((p) => !p.ended) && Date.now() < deadline) await sleep(20)
     send({ type: 'mark', name: 'paused-closed' })
     return pausedAt
   })()
@@ -530,11 +533,19 @@ async function runSlow(job: SlowJob): Promise<SlowResult> {
   const checked = await verify(readers, written, 1)
   const caughtUp = (p: Paused) => Array.from(written).every((seq, key) => p.last[key] === seq)
   const deadline = Date.now() + DRAIN_TIMEOUT_MS
-  while (k >= 2 && !paused[0]!.ended && !caughtUp(paused[0]!) && Date.now() < deadline) await sleep(20)
+  while (probe && !probe.ended && !caughtUp(probe) && Date.now() < deadline) await sleep(20)
   for (const lane of laneConns) lane.close()
   metrics.close()
   closeAll(opened.conns)
-  for (const p of paused) p.conn.reset()
+  for (const p of stopped) p.conn.reset()
+  const report = (p: Paused): PausedReader => ({
+    resumedAfterS: p.resumedAt === null || pausedAt === undefined ? null : Math.round((p.resumedAt - pausedAt) / 1e4) / 100,
+    frames: p.frames,
+    conflatedFrames: p.conflatedFrames,
+    closeCode: p.closeCode,
+    ended: p.ended,
+    caughtUp: caughtUp(p),
+  })
   const seconds = job.durationMs / 1000
   return {
     subscribers: n,
@@ -549,15 +560,8 @@ async function runSlow(job: SlowJob): Promise<SlowResult> {
     correctness: { ...checked, writeErrors: failed ? 1 : 0 },
     loadgenCpu,
     windowMs: job.durationMs,
-    paused: paused.map((p, i) => ({
-      role: i === 0 && k >= 2 ? 'resumed' : 'paused',
-      resumedAfterS: p.resumedAt === null || pausedAt === undefined ? null : Math.round((p.resumedAt - pausedAt) / 1e4) / 100,
-      frames: p.frames,
-      conflatedFrames: p.conflatedFrames,
-      closeCode: p.closeCode,
-      ended: p.ended,
-      caughtUp: caughtUp(p),
-    })),
+    paused: paused.map(report),
+    probe: probe ? report(probe) : null,
     closesAfterS,
     peakQueuedBytes,
   }

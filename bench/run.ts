@@ -651,7 +651,7 @@ async function slowCase(server: RunningServer, n: number, k: number) {
       ok: correctnessOk(result.correctness),
       result,
       correctness: result.correctness,
-      metrics: k > 0 ? { rssBeforeMiB: mib(before), rssPeakMiB: mib(peak), rssAfterMiB: mib(afterKiB), closes: result.closesAfterS.length, conflatedFrames: result.paused.reduce((sum, p) => sum + p.conflatedFrames, 0) } : undefined,
+      metrics: k > 0 ? { rssBeforeMiB: mib(before), rssPeakMiB: mib(peak), rssAfterMiB: mib(afterKiB), closes: result.closesAfterS.length, probeConflated: result.probe?.conflatedFrames ?? 0 } : undefined,
       server: { cpuPct: measured?.procs[0] ?? 0, rssKiB: afterKiB, hwmKiB: peak },
       loadgen: { cpuPct: measured?.procs[1] ?? result.loadgenCpu.pct },
       machineBusyPct: measured?.machineBusyPct ?? 0,

@@ -75,8 +75,8 @@ export interface WriterJob extends JobBase {
 }
 
 /**
- * slow readers: n WebSocket subscribers on one group, `paused` of them stop reading once the measured window
- * opens; one writer at a fixed rate over `lanes` lanes, half of them rewriting one item each (conflatable),
+ * slow readers: n WebSocket subscribers on one group, `paused` of them (and one probe more) stop reading once
+ * the measured window opens; one writer at a fixed rate over `lanes` lanes, half of them rewriting one item each (conflatable),
  * half creating a new item with every write (never merged, so a paused reader's queue grows to the hard
  * limit). The server's limits are passed so the load generator knows when a paused queue is past the soft one.
  */
@@ -133,9 +133,7 @@ export interface FlowResult {
 
 /** What one paused reader saw. */
 export interface PausedReader {
-  /** `resumed`: read again once its queue was past the soft limit and below the hard one; `paused`: never. */
-  role: 'resumed' | 'paused'
-  /** Seconds after the pause it was resumed (for `paused`: once the server had closed it, or at the end). */
+  /** Seconds after the pause it read again: the probe between the limits, the others once closed (or at the end). */
   resumedAfterS: number | null
   /** Frames read after the pause, and how many of them carried `"conflated"`. */
   frames: number
@@ -151,6 +149,8 @@ export interface SlowResult extends FlowResult {
   /** Readers that kept reading (n − paused); the flow figures above are theirs. */
   readers: number
   paused: PausedReader[]
+  /** One more paused reader, resumed between the soft and the hard limit (none when paused = 0). */
+  probe: PausedReader | null
   /** Seconds after the pause at which the server counted each slow-consumer close (its metric, 50 ms polls). */
   closesAfterS: number[]
   /** The most the paused readers' queues held at once (the server's gauge, its floor over 150 ms), bytes. */
