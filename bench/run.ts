@@ -69,8 +69,9 @@ const USAGE = `Usage: node --import tsx bench/run.ts [flags]
   --slow-item-bytes B slow: bytes of JSON per item (default 1024: a paused reader's kernel buffers, ~4 MB
                       on loopback here, fill in ~17 s at 200/s)
   --slow-duration S   slow: measured seconds; the readers pause when it starts (default 25)
-  --conflate-bytes N  slow: the gateway's --conflate-bytes (default 65536)
-  --max-queue-bytes N slow: the gateway's --max-queue-bytes (default 262144)
+  --conflate-bytes N  slow: the gateway's --conflate-bytes (default 262144: above what one delivery round
+                      holds for a reader that keeps up, or it is conflated too)
+  --max-queue-bytes N slow: the gateway's --max-queue-bytes (default 524288)
   --src-addrs K       spread client connections over 127.0.0.2..(K+1) (default 1: 127.0.0.1)
   --quiet-wait S      before each case, wait up to S seconds for the machine to be quiet (< 25 % busy
                       over 1 s; other people's work), then run anyway (default 0: do not wait)
@@ -161,8 +162,8 @@ const plan = {
   slowRate: num(flags['slow-rate'], 200),
   slowItemBytes: num(flags['slow-item-bytes'], 1024),
   slowDurationMs: num(flags['slow-duration'], 25) * 1000,
-  conflateBytes: num(flags['conflate-bytes'], 65_536),
-  maxQueueBytes: num(flags['max-queue-bytes'], 262_144),
+  conflateBytes: num(flags['conflate-bytes'], 262_144),
+  maxQueueBytes: num(flags['max-queue-bytes'], 524_288),
   srcAddrs: num(flags['src-addrs'], 1),
   quietWaitS: num(flags['quiet-wait'], 0),
   cpuProf: flags['cpu-prof'] ?? false,
