@@ -481,9 +481,8 @@ async function runSlow(job: SlowJob): Promise<SlowResult> {
   }
   const closesAfterS: number[] = []
   let peakQueuedBytes = 0
-  let polling = k > 0
   const poller = (async () => {
-    if (!polling) return
+    if (k === 0) return
     await sleep(Math.max(0, (windowStart - nowUs()) / 1000))
     const closes0 = (await scrape()).closes
     const pausedAt = nowUs()
@@ -500,7 +499,7 @@ async function runSlow(job: SlowJob): Promise<SlowResult> {
     // The gauge also counts the readers' frames of a delivery round not yet flushed; between rounds their
     // queues are empty, so the lowest of the last three scrapes (150 ms) is what the paused readers hold.
     const recent: number[] = []
-    while (polling) {
+    for (;;) {
       const scraped = await scrape()
       const at = Math.round((nowUs() - pausedAt) / 1e4) / 100
       while (closesAfterS.length < scraped.closes - closes0) closesAfterS.push(at)
@@ -529,7 +528,6 @@ async function runSlow(job: SlowJob): Promise<SlowResult> {
   const writesInWindow = await openLoop({ rate: job.rate, lanes, keys: lanes, start, windowStart, windowEnd, written, lag, write: keyWrite, failed: () => failed, fail })
   const loadgenCpu = measured.finish()
   const pausedAt = await poller
-  polling = false
   const checked = await verify(readers, written, 1)
   const caughtUp = (p: Paused) => Array.from(written).every((seq, key) => p.last[key] === seq)
   const deadline = Date.now() + DRAIN_TIMEOUT_MS
