@@ -57,7 +57,8 @@ const USAGE = `Usage: node --import tsx bench/run.ts [flags]
   --storm-delay MS    delay before the clients come back (default 2000, Motia's client)
   --storm-spread MS   0: all reconnect at once (default); else spread over MS
   --writes-subs LIST  subscribers during the writes scenario (default 0,1000)
-  --writes-api LIST   rest,inproc,connect,grpc,motia (default: all; connect/grpc when streamgate has them)
+  --writes-api LIST   rest,rest-if-match,inproc,connect,grpc,motia (default: all; connect/grpc when
+                      streamgate has them; rest-if-match: REST with If-Match and an Idempotency-Key)
   --writes-rate R     writes/s for the fixed-rate write latency (default 25: with 1,000 subscribers
                       25,000 deliveries/s, below every system's fan-out saturation; measured over >= 4 s)
   --writes-store LIST streamgate's store in the writes scenario: memory,durable,durable-fsync (default:
@@ -154,7 +155,7 @@ const plan = {
   stormDelayMs: num(flags['storm-delay'], 2000),
   stormSpreadMs: num(flags['storm-spread'], 0),
   writesSubs: numbers(flags['writes-subs'], [0, 1000]),
-  writesApis: list(flags['writes-api'], ['rest', 'inproc', 'connect', 'grpc', 'motia'], ['rest', 'inproc', 'connect', 'grpc', 'motia'] as const),
+  writesApis: list(flags['writes-api'], ['rest', 'rest-if-match', 'inproc', 'connect', 'grpc', 'motia'], ['rest', 'rest-if-match', 'inproc', 'connect', 'grpc', 'motia'] as const),
   writesRate: num(flags['writes-rate'], 25),
   writesStores: list<StoreKind>(flags['writes-store'], ['memory'], STORE_KINDS),
   writesLanes: num(flags['writes-lanes'], 8),

@@ -1,6 +1,7 @@
 // Both packages as a user gets them: packed, installed into an empty folder from their tarballs and the npm
 // registry (nothing from this checkout), then `npx streamgate`, a gateway embedded through the library
-// entry, its types, and a React app bundled with esbuild running @streamgate/client in Chromium.
+// entry, the fastify plugin in a host app of its own, its types, and a React app bundled with esbuild running
+// @streamgate/client in Chromium.
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -98,6 +99,20 @@ describe('the packed packages, installed from their tarballs', () => {
     child.kill('SIGTERM')
     await until(() => !alive(Number(pid)), `the gateway (pid ${pid}) to exit after npx did`, 10_000)
     await expect(fetch(`${url}/healthz`)).rejects.toThrow()
+  })
+
+  it('mounts in a fastify app of its own with the plugin: the host keeps its routes, @streamgate/client follows under the prefix', async () => {
+    const host = await start('node', ['plugin-host.mjs'], /host listening on (http:\/\/\S+)/)
+    const url = host.match[1]!
+    expect((await rest(url, 'GET', '/hello')).body).toEqual({ hello: 'from the host' })
+    const followers = await Promise.all(['sse', 'websocket'].map((transport) => start('node', ['follow.mjs', `${url}/live`, transport], /\[\]/)))
+    expect((await rest(url, 'PUT', '/live/streams/notes/board/a', { text: 'through REST' })).status).toBe(201)
+    expect((await rest(url, 'POST', '/notes/b', { text: 'through the host' })).status).toBe(200)
+    for (const follower of followers) await until(() => follower.output().includes('["through REST","through the host"]'), 'both notes followed')
+    // Outside the prefix the gateway is not there, and the host answers as it would.
+    expect((await rest(url, 'GET', '/streams/notes/board')).status).toBe(404)
+    host.child.kill('SIGTERM')
+    expect(await new Promise((resolve) => host.child.once('exit', resolve))).toBe(0)
   })
 
   describe('a React app bundled with esbuild, on a gateway embedded through the library entry', () => {

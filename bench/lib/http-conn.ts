@@ -3,6 +3,8 @@ import net from 'node:net'
 export interface HttpResult {
   status: number
   body: Buffer
+  /** The response head, lower-cased. */
+  head: string
 }
 
 const CRLFCRLF = Buffer.from('\r\n\r\n')
@@ -64,16 +66,17 @@ export class HttpConn {
     this.buf = bodyEnd < buf.length ? buf.subarray(bodyEnd) : null
     const waiter = this.waiter
     this.waiter = null
-    waiter?.resolve({ status: Number(head.slice(9, 12)), body: buf.subarray(bodyStart, bodyEnd) })
+    waiter?.resolve({ status: Number(head.slice(9, 12)), body: buf.subarray(bodyStart, bodyEnd), head })
   }
 
-  request(method: string, path: string, body: string, contentType = 'application/json'): Promise<HttpResult> {
+  /** `headers`: extra header lines, each ending in CRLF. */
+  request(method: string, path: string, body: string, contentType = 'application/json', headers = ''): Promise<HttpResult> {
     if (this.waiter) return Promise.reject(new Error('HttpConn: one request at a time'))
     const socket = this.socket ?? this.connect()
     return new Promise<HttpResult>((resolve, reject) => {
       this.waiter = { resolve, reject }
       socket.write(
-        `${method} ${path} HTTP/1.1\r\nHost: ${this.hostHeader}\r\nContent-Type: ${contentType}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+        `${method} ${path} HTTP/1.1\r\nHost: ${this.hostHeader}\r\nContent-Type: ${contentType}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${headers}\r\n${body}`,
       )
     })
   }
