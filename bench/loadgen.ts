@@ -417,8 +417,8 @@ function openPaused(job: SlowJob, index: number): Promise<Paused> {
         }
         if (p.counting) {
           p.frames++
-          const c = buf.indexOf(CONFLATED, start)
-          if (c >= 0 && c < end) p.conflatedFrames++
+          // Within the frame only: indexOf on the shared read buffer would scan to its end for every frame.
+          if (buf.subarray(start, end).indexOf(CONFLATED) >= 0) p.conflatedFrames++
         }
         if (readMarker(buf, start, end) && marker.key < job.lanes) p.last[marker.key] = Math.max(p.last[marker.key]!, marker.seq)
       },
