@@ -10,9 +10,11 @@ import type {
   IdleJob,
   IdleResult,
   Job,
+  PausedJob,
   PausedReader,
+  PausedResult,
   SlowJob,
-  SlowResult,
+  SlowReadersResult,
   StormJob,
   StormResult,
   SubscribersJob,
@@ -403,11 +405,11 @@ interface Paused {
 }
 
 /** One WebSocket reader that can be paused; its frames are counted, not checked (conflation skips records). */
-function openPaused(job: SlowJob, index: number): Promise<Paused> {
+function openPaused(job: PausedJob, index: number): Promise<Paused> {
   return new Promise((resolve, reject) => {
     const p: Paused = { conn: undefined!, synced: false, counting: false, frames: 0, conflatedFrames: 0, last: new Int32Array(job.lanes), closeCode: null, ended: false, resumedAt: null }
     const timer = setTimeout(() => reject(new Error(`paused reader ${index} did not sync within ${OPEN_TIMEOUT_MS} ms`)), OPEN_TIMEOUT_MS)
-    p.conn = wsSubscribe(endpointFor(job.subscribe, index), joinFrame(STREAM, job.caseId, `${job.caseId}-p${index}`), {
+    p.conn = wsSubscribe(endpointFor(job.subscribe, index), joinFrame(STREAM, job.caseId, `${job.caseId}-${index}`), {
       onMessage: (buf, start, end, _now, isSync) => {
         if (isSync) {
           p.synced = true
@@ -436,24 +438,15 @@ function openPaused(job: SlowJob, index: number): Promise<Paused> {
 }
 
 /**
- * slow readers: the readers' rate and latency while `paused` readers stop reading, and what happens to those:
- * the close at the hard limit (the server's counter; the close frame, if it got out) and the server's queued
- * bytes. Conflation is seen by one more paused reader, the probe, resumed once its queue is past the soft
- * limit and below the hard one: the frames the server then flushes to it carry `conflated`. (A reader closed
- * at the hard limit never sees a conflated frame: its queue is dropped with the connection.)
+ * slow readers, the readers and the writer: their rate and latency (while the paused readers, in another
+ * process, stop reading), the same checks as fan-out.
  */
-async function runSlow(job: SlowJob): Promise<SlowResult> {
+async function runSlow(job: SlowJob): Promise<SlowReadersResult> {
   const { n, lanes } = job
-  const k = job.paused
   const tracker = new Tracker()
-  const readers = Array.from({ length: n - k }, (_, i) => new Sub(i, job.caseId, 0, lanes))
+  const readers = Array.from({ length: n }, (_, i) => new Sub(i, job.caseId, 0, lanes))
   const opened = await openAll(job.subscribe, readers, tracker, job.caseId)
-  if (opened.failed > 0) throw new Error(`${opened.failed} of ${n - k} readers did not connect and sync`)
-  const paused: Paused[] = []
-  for (let i = 0; i < k; i++) paused.push(await openPaused(job, n - k + i))
-  const probe = k > 0 ? await openPaused(job, n) : undefined
-  const stopped = probe ? [probe, ...paused] : paused
-
+  if (opened.failed > 0) throw new Error(`${opened.failed} of ${n} readers did not connect and sync`)
   const written = new Int32Array(lanes)
   const laneConns: Lane[] = Array.from({ length: lanes }, () => openLane(job.write))
   // Lanes 0 .. lanes/2-1 rewrite their item (conflatable); the others create a new item each write.
@@ -472,82 +465,15 @@ async function runSlow(job: SlowJob): Promise<SlowResult> {
     if (!failed) console.error(`write failed: ${(error as Error).message}`)
     failed = true
   }
-
-  // The paused readers stop when the window opens; from then on the server's counters are polled.
-  const metrics = new HttpConn(job.subscribe.host, job.subscribe.port)
-  const scrape = async () => {
-    const text = (await metrics.request('GET', '/metrics', '')).body.toString()
-    return { closes: Number(CLOSES_METRIC.exec(text)?.[1] ?? 0), queued: Number(QUEUED_METRIC.exec(text)?.[1] ?? 0) }
-  }
-  const closesAfterS: number[] = []
-  let peakQueuedBytes = 0
-  const poller = (async () => {
-    if (k === 0) return
-    await sleep(Math.max(0, (windowStart - nowUs()) / 1000))
-    const closes0 = (await scrape()).closes
-    const pausedAt = nowUs()
-    for (const p of stopped) {
-      p.counting = true
-      p.conn.pause()
-    }
-    send({ type: 'mark', name: 'paused' })
-    const resume = (p: Paused) => {
-      if (p.resumedAt !== null) return
-      p.resumedAt = nowUs()
-      p.conn.resume()
-    }
-    // The gauge also counts the readers' frames of a delivery round not yet flushed; between rounds their
-    // queues are empty, so the lowest of the last three scrapes (150 ms) is what the paused readers hold.
-    const recent: number[] = []
-    for (;;) {
-      const scraped = await scrape()
-      const at = Math.round((nowUs() - pausedAt) / 1e4) / 100
-      while (closesAfterS.length < scraped.closes - closes0) closesAfterS.push(at)
-      recent.push(scraped.queued)
-      if (recent.length > 3) recent.shift()
-      const queued = Math.min(...recent)
-      peakQueuedBytes = Math.max(peakQueuedBytes, queued)
-      // Every paused queue holds about the same: once the mean is halfway between the limits, the probe
-      // reads again and gets its conflated queue.
-      const stillPaused = stopped.filter((p) => p.resumedAt === null).length - closesAfterS.length
-      if (probe && probe.resumedAt === null && stillPaused > 0 && queued / stillPaused >= (job.conflateBytes + job.maxQueueBytes) / 2) resume(probe)
-      // The paused readers, once the server closed them all (or at the end of the window): they read what the kernel
-      // kept for them, then the close frame if it got out before the server's 1 s terminate.
-      if (closesAfterS.length >= paused.length || nowUs() >= windowEnd) {
-        for (const p of stopped) resume(p)
-        break
-      }
-      await sleep(50)
-    }
-    const deadline = Date.now() + 5000
-    while (paused.some((p) => !p.ended) && Date.now() < deadline) await sleep(20)
-    send({ type: 'mark', name: 'paused-closed' })
-    return pausedAt
-  })()
-
   const writesInWindow = await openLoop({ rate: job.rate, lanes, keys: lanes, start, windowStart, windowEnd, written, lag, write: keyWrite, failed: () => failed, fail })
   const loadgenCpu = measured.finish()
-  const pausedAt = await poller
   const checked = await verify(readers, written, 1)
-  const caughtUp = (p: Paused) => Array.from(written).every((seq, key) => p.last[key] === seq)
-  const deadline = Date.now() + DRAIN_TIMEOUT_MS
-  while (probe && !probe.ended && !caughtUp(probe) && Date.now() < deadline) await sleep(20)
   for (const lane of laneConns) lane.close()
-  metrics.close()
   closeAll(opened.conns)
-  for (const p of stopped) p.conn.reset()
-  const report = (p: Paused): PausedReader => ({
-    resumedAfterS: p.resumedAt === null || pausedAt === undefined ? null : Math.round((p.resumedAt - pausedAt) / 1e4) / 100,
-    frames: p.frames,
-    conflatedFrames: p.conflatedFrames,
-    closeCode: p.closeCode,
-    ended: p.ended,
-    caughtUp: caughtUp(p),
-  })
   const seconds = job.durationMs / 1000
   return {
     subscribers: n,
-    readers: n - k,
+    readers: n,
     connectMs: opened.ms,
     writesInWindow,
     writesPerSec: Math.round(writesInWindow / seconds),
@@ -558,11 +484,88 @@ async function runSlow(job: SlowJob): Promise<SlowResult> {
     correctness: { ...checked, writeErrors: failed ? 1 : 0 },
     loadgenCpu,
     windowMs: job.durationMs,
-    paused: paused.map(report),
-    probe: probe ? report(probe) : null,
-    closesAfterS,
-    peakQueuedBytes,
+    perKey: Array.from(written),
   }
+}
+
+/**
+ * slow readers, the paused ones: the close at the hard limit (the server's counter; the close frame, if it
+ * got out) and the server's queued bytes. Conflation is seen by one more paused reader, the probe, resumed
+ * once its queue is past the soft limit and below the hard one: the frames the server then flushes to it
+ * carry `conflated`. (A reader closed at the hard limit never sees a conflated frame: its queue is dropped
+ * with the connection.)
+ */
+async function runPaused(job: PausedJob): Promise<PausedResult> {
+  const paused: Paused[] = []
+  for (let i = 0; i < job.paused; i++) paused.push(await openPaused(job, job.firstIndex + i))
+  const probe = await openPaused(job, job.firstIndex + job.paused)
+  const stopped = [probe, ...paused]
+  send({ type: 'mark', name: 'ready' })
+  await receive('continue')
+
+  const metrics = new HttpConn(job.subscribe.host, job.subscribe.port)
+  const scrape = async () => {
+    const text = (await metrics.request('GET', '/metrics', '')).body.toString()
+    return { closes: Number(CLOSES_METRIC.exec(text)?.[1] ?? 0), queued: Number(QUEUED_METRIC.exec(text)?.[1] ?? 0) }
+  }
+  const closes0 = (await scrape()).closes
+  const pausedAt = nowUs()
+  const end = pausedAt + job.durationMs * 1000
+  for (const p of stopped) {
+    p.counting = true
+    p.conn.pause()
+  }
+  send({ type: 'mark', name: 'paused' })
+  const resume = (p: Paused) => {
+    if (p.resumedAt !== null) return
+    p.resumedAt = nowUs()
+    p.conn.resume()
+  }
+  const closesAfterS: number[] = []
+  let peakQueuedBytes = 0
+  // The gauge also counts the readers' frames of a delivery round not yet flushed; between rounds their
+  // queues are empty, so the lowest of the last three scrapes (150 ms) is what the paused readers hold.
+  const recent: number[] = []
+  for (;;) {
+    const scraped = await scrape()
+    const at = Math.round((nowUs() - pausedAt) / 1e4) / 100
+    while (closesAfterS.length < scraped.closes - closes0) closesAfterS.push(at)
+    recent.push(scraped.queued)
+    if (recent.length > 3) recent.shift()
+    const queued = Math.min(...recent)
+    peakQueuedBytes = Math.max(peakQueuedBytes, queued)
+    // Every paused queue holds about the same: once the mean is halfway between the limits, the probe reads
+    // again and gets its conflated queue.
+    const stillPaused = stopped.filter((p) => p.resumedAt === null).length - closesAfterS.length
+    if (probe.resumedAt === null && stillPaused > 0 && queued / stillPaused >= (job.conflateBytes + job.maxQueueBytes) / 2) resume(probe)
+    // The paused readers, once the server closed them all (or at the end of the window): they read what the
+    // kernel kept for them, then the close frame if it got out before the server's 1 s terminate.
+    if (closesAfterS.length >= paused.length || nowUs() >= end) {
+      for (const p of stopped) resume(p)
+      break
+    }
+    await sleep(50)
+  }
+  const deadline = Date.now() + 5000
+  while (paused.some((p) => !p.ended) && Date.now() < deadline) await sleep(20)
+  send({ type: 'mark', name: 'paused-closed' })
+  metrics.close()
+
+  // The probe must end with the last record of every lane, as a reader that never paused.
+  const { perKey } = await receive('verify')
+  const caughtUp = (p: Paused) => perKey.every((seq, key) => p.last[key] === seq)
+  const drained = Date.now() + DRAIN_TIMEOUT_MS
+  while (!probe.ended && !caughtUp(probe) && Date.now() < drained) await sleep(20)
+  for (const p of stopped) p.conn.reset()
+  const report = (p: Paused): PausedReader => ({
+    resumedAfterS: p.resumedAt === null ? null : Math.round((p.resumedAt - pausedAt) / 1e4) / 100,
+    frames: p.frames,
+    conflatedFrames: p.conflatedFrames,
+    closeCode: p.closeCode,
+    ended: p.ended,
+    caughtUp: caughtUp(p),
+  })
+  return { paused: paused.map(report), probe: report(probe), closesAfterS, peakQueuedBytes }
 }
 
 /** C idle subscriptions, held until the orchestrator has measured the server's memory. */
@@ -790,6 +793,8 @@ async function run(job: Job) {
       return runWriter(job)
     case 'slow':
       return runSlow(job)
+    case 'paused':
+      return runPaused(job)
   }
 }
 

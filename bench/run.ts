@@ -3,7 +3,7 @@ import os from 'node:os'
 import { parseArgs } from 'node:util'
 import { execFileSync } from 'node:child_process'
 import { sleep } from './lib/clock.ts'
-import type { FlowJob, FlowResult, IdleResult, Mode, SlowJob, SlowResult, StormResult, SubscribersResult, Transport, WriterJob, WriterResult } from './lib/jobs.ts'
+import type { FlowJob, FlowResult, IdleResult, Mode, PausedJob, PausedResult, SlowJob, SlowReadersResult, SlowResult, StormResult, SubscribersResult, Transport, WriterJob, WriterResult } from './lib/jobs.ts'
 import { LoadgenProcess } from './lib/loadgen-process.ts'
 import { cpuWindow, listenDrops, machineInfo, memory } from './lib/proc.ts'
 import { type CaseRecord, type RunRecord, writeReports } from './lib/report.ts'
@@ -593,21 +593,21 @@ async function writesScenario() {
 // slow readers: K of N readers stop reading; the others' rate and latency against the same run with K = 0
 
 async function slowCase(server: RunningServer, n: number, k: number) {
+  const caseId = nextCaseId()
+  const subscribe = { transport: 'ws' as const, host: server.host, port: server.port, srcAddrs: plan.srcAddrs }
   const job: SlowJob = {
     kind: 'slow',
-    caseId: nextCaseId(),
-    subscribe: { transport: 'ws', host: server.host, port: server.port, srcAddrs: plan.srcAddrs },
+    caseId,
+    subscribe,
     write: server.write,
-    n,
-    paused: k,
+    n: n - k,
     rate: plan.slowRate,
     lanes: plan.lanes,
     itemBytes: plan.slowItemBytes,
-    conflateBytes: plan.conflateBytes,
-    maxQueueBytes: plan.maxQueueBytes,
     warmupMs: Math.max(plan.warmupMs, 1000),
     durationMs: plan.slowDurationMs,
   }
+  const pausedJob: PausedJob = { kind: 'paused', caseId, subscribe, paused: k, firstIndex: n - k, lanes: plan.lanes, conflateBytes: plan.conflateBytes, maxQueueBytes: plan.maxQueueBytes, durationMs: plan.slowDurationMs }
   const base = {
     scenario: 'slow' as const,
     transport: 'ws' as const,
@@ -617,10 +617,8 @@ async function slowCase(server: RunningServer, n: number, k: number) {
     label: `N=${n}, ${k} paused, ${plan.slowRate}/s`,
     params: { paused: k, rate: plan.slowRate, lanes: plan.lanes, itemBytes: plan.slowItemBytes, conflateBytes: plan.conflateBytes, maxQueueBytes: plan.maxQueueBytes, durationMs: plan.slowDurationMs },
   }
+  let pausedLg: LoadgenProcess<PausedResult> | undefined
   try {
-    await waitQuiet()
-    let window: ReturnType<typeof cpuWindow> | undefined
-    let measured: ReturnType<ReturnType<typeof cpuWindow>['stop']> | undefined
     // Server RSS: "before" when the readers pause, "peak" the highest of the samples every 50 ms from then to
     // the end of the case, "after" the median over 1 s once the paused readers are gone.
     const samples: number[] = []
@@ -633,21 +631,38 @@ async function slowCase(server: RunningServer, n: number, k: number) {
         await sleep(50)
       }
     }
-    const loadgen = new LoadgenProcess<SlowResult>(job, (mark, lg) => {
+    // The paused readers first (a process of their own), synced before the readers and the writer start.
+    let pausedReady: () => void = () => {}
+    const ready = new Promise<void>((resolve) => (pausedReady = resolve))
+    pausedLg =
+      k > 0
+        ? new LoadgenProcess<PausedResult>(pausedJob, (mark) => {
+            if (mark === 'ready') pausedReady()
+            else if (mark === 'paused') {
+              before = memory(server.pid)?.rssKiB ?? 0
+              sampling = true
+              void sampler()
+            } else if (mark === 'paused-closed') after = settledRss(server.pid)
+          })
+        : undefined
+    if (pausedLg) await Promise.race([ready, pausedLg.result])
+    await waitQuiet()
+    let window: ReturnType<typeof cpuWindow> | undefined
+    let measured: ReturnType<ReturnType<typeof cpuWindow>['stop']> | undefined
+    const readersLg = new LoadgenProcess<SlowReadersResult>(job, (mark, lg) => {
       if (mark === 'window-start') {
-        window = cpuWindow([server.pid, lg.pid])
+        pausedLg?.send({ type: 'continue' })
+        window = cpuWindow([server.pid, lg.pid, ...(pausedLg ? [pausedLg.pid] : [])])
         window.start()
       } else if (mark === 'window-end' && window) measured = window.stop()
-      else if (mark === 'paused') {
-        before = memory(server.pid)?.rssKiB ?? 0
-        sampling = true
-        void sampler()
-      } else if (mark === 'paused-closed') after = settledRss(server.pid)
     })
-    const result = await loadgen.result
+    const readers = await readersLg.result
+    pausedLg?.send({ type: 'verify', perKey: readers.perKey })
+    const paused: PausedResult = pausedLg ? await pausedLg.result : { paused: [], probe: null, closesAfterS: [], peakQueuedBytes: 0 }
     sampling = false
     const afterKiB = after ? await after : 0
     const peak = Math.max(before, ...samples)
+    const result: SlowResult = { ...readers, ...paused }
     record({
       ...base,
       ok: correctnessOk(result.correctness),
@@ -655,11 +670,14 @@ async function slowCase(server: RunningServer, n: number, k: number) {
       correctness: result.correctness,
       metrics: k > 0 ? { rssBeforeMiB: mib(before), rssPeakMiB: mib(peak), rssAfterMiB: mib(afterKiB), closes: result.closesAfterS.length, probeConflated: result.probe?.conflatedFrames ?? 0 } : undefined,
       server: { cpuPct: measured?.procs[0] ?? 0, rssKiB: afterKiB, hwmKiB: peak },
-      loadgen: { cpuPct: measured?.procs[1] ?? result.loadgenCpu.pct },
+      loadgen: { cpuPct: measured?.procs[1] ?? result.loadgenCpu.pct, subscribersCpuPct: measured?.procs[2] },
       machineBusyPct: measured?.machineBusyPct ?? 0,
     })
   } catch (error) {
     record({ ...base, ok: false, error: (error as Error).message })
+  } finally {
+    // After a failure of the readers' process it would wait for `verify` in vain.
+    pausedLg?.child.kill('SIGKILL')
   }
 }
 
