@@ -1,4 +1,4 @@
-import { type Connection, type Endpoint, grpcSubscribe, joinFrame, sseSubscribe, subscribeRequest, wsSubscribe } from './lib/clients.ts'
+import { type Connection, type Endpoint, grpcSubscribe, joinFrame, type PausableConnection, sseSubscribe, subscribeRequest, wsSubscribe } from './lib/clients.ts'
 import { nowUs, sleep } from './lib/clock.ts'
 import { HttpConn } from './lib/http-conn.ts'
 import type {
@@ -10,6 +10,11 @@ import type {
   IdleJob,
   IdleResult,
   Job,
+  PausedJob,
+  PausedReader,
+  PausedResult,
+  SlowJob,
+  SlowReadersResult,
   StormJob,
   StormResult,
   SubscribersJob,
@@ -19,8 +24,8 @@ import type {
   WriterJob,
   WriterResult,
 } from './lib/jobs.ts'
-import { itemJson } from './lib/marker.ts'
-import { newHistogram, Sub, summarize, Tracker } from './lib/tracker.ts'
+import { itemJson, marker, padFor, readMarker } from './lib/marker.ts'
+import { type Histogram, newHistogram, Sub, summarize, Tracker } from './lib/tracker.ts'
 import { type Lane, openLane, type WriteTarget } from './lib/writers.ts'
 
 /**
@@ -207,6 +212,71 @@ async function verify(subs: Sub[], written: ArrayLike<number>, expectedSyncs: nu
   return result
 }
 
+/**
+ * Open loop: a 1 ms timer issues the writes that are due (key = write number mod `keys`); a key always goes
+ * through the same lane (one connection, one request at a time), so its records reach the server in order.
+ * Records the writer's lateness; returns the writes issued inside the window.
+ */
+async function openLoop(o: {
+  rate: number
+  lanes: number
+  keys: number
+  start: number
+  windowStart: number
+  windowEnd: number
+  written: Int32Array
+  lag: Histogram
+  write: (key: number, seq: number, t: number) => Promise<void>
+  failed: () => boolean
+  fail: (error: unknown) => void
+}): Promise<number> {
+  const { lanes, written } = o
+  const queues = Array.from({ length: lanes }, () => [] as Array<[number, number]>)
+  const busy = new Array<boolean>(lanes).fill(false)
+  let writesInWindow = 0
+  const pump = (lane: number) => {
+    if (busy[lane] || o.failed()) return
+    const next = queues[lane]!.shift()
+    if (!next) return
+    const [key, scheduled] = next
+    busy[lane] = true
+    const seq = ++written[key]!
+    const t = nowUs()
+    if (t >= o.windowStart && t < o.windowEnd) {
+      writesInWindow++
+      o.lag.recordValue(Math.max(1, Math.round(t - scheduled)))
+    }
+    o.write(key, seq, t).then(
+      () => {
+        busy[lane] = false
+        pump(lane)
+      },
+      (error) => {
+        busy[lane] = false
+        o.fail(error)
+      },
+    )
+  }
+  let issued = 0
+  while (!o.failed()) {
+    const now = nowUs()
+    if (now >= o.windowEnd) break
+    const due = Math.floor(((now - o.start) / 1e6) * o.rate)
+    while (issued < due) {
+      const key = issued % o.keys
+      queues[key % lanes]!.push([key, o.start + (issued / o.rate) * 1e6])
+      issued++
+      pump(key % lanes)
+    }
+    await sleep(1)
+  }
+  // Writes not sent by the end of the window are dropped (they were never written); wait for the rest.
+  for (const queue of queues) queue.length = 0
+  const deadline = Date.now() + DRAIN_TIMEOUT_MS
+  while (busy.some(Boolean) && Date.now() < deadline) await sleep(5)
+  return writesInWindow
+}
+
 /** fan-out and many-groups. */
 async function runFlow(job: FlowJob): Promise<FlowResult> {
   const { n, lanes, mode } = job
@@ -294,50 +364,7 @@ async function runFlow(job: FlowJob): Promise<FlowResult> {
     }
     await Promise.all(Array.from({ length: lanes }, (_, lane) => laneLoop(lane)))
   } else {
-    // Open loop: a 1 ms timer issues the writes that are due; a key always goes through the same lane (one
-    // connection, one request at a time), so its records reach the server in order.
-    const queues = Array.from({ length: lanes }, () => [] as Array<[number, number]>)
-    const busy = new Array<boolean>(lanes).fill(false)
-    const pump = (lane: number) => {
-      if (busy[lane] || failed) return
-      const next = queues[lane]!.shift()
-      if (!next) return
-      const [key, scheduled] = next
-      busy[lane] = true
-      const seq = ++written[key]!
-      const t = nowUs()
-      if (t >= windowStart && t < windowEnd) {
-        writesInWindow++
-        lag.recordValue(Math.max(1, Math.round(t - scheduled)))
-      }
-      keyWrite(key, seq, t).then(
-        () => {
-          busy[lane] = false
-          pump(lane)
-        },
-        (error) => {
-          busy[lane] = false
-          fail(error)
-        },
-      )
-    }
-    let issued = 0
-    while (!failed) {
-      const now = nowUs()
-      if (now >= windowEnd) break
-      const due = Math.floor(((now - start) / 1e6) * job.rate)
-      while (issued < due) {
-        const key = groups ? issued % n : issued % lanes
-        queues[key % lanes]!.push([key, start + (issued / job.rate) * 1e6])
-        issued++
-        pump(key % lanes)
-      }
-      await sleep(1)
-    }
-    // Writes not sent by the end of the window are dropped (they were never written); wait for the rest.
-    for (const queue of queues) queue.length = 0
-    const deadline = Date.now() + DRAIN_TIMEOUT_MS
-    while (busy.some(Boolean) && Date.now() < deadline) await sleep(5)
+    writesInWindow = await openLoop({ rate: job.rate, lanes, keys: nKeys, start, windowStart, windowEnd, written, lag, write: keyWrite, failed: () => failed, fail })
   }
   const loadgenCpu = measured.finish()
   const checked = await verify(subs, written, 1)
@@ -357,6 +384,188 @@ async function runFlow(job: FlowJob): Promise<FlowResult> {
     loadgenCpu,
     windowMs: job.durationMs,
   }
+}
+
+/** The server's own figures for the paused readers: slow-consumer closes and queued bytes, WebSocket. */
+const CLOSES_METRIC = /^streamgate_queue_limit_closes_total\{transport="websocket"\} (\d+)/m
+const QUEUED_METRIC = /^streamgate_outbound_queued_bytes\{transport="websocket"\} (\d+)/m
+const CONFLATED = Buffer.from('"conflated":')
+
+interface Paused {
+  conn: PausableConnection
+  synced: boolean
+  counting: boolean
+  frames: number
+  conflatedFrames: number
+  /** The newest record seen per lane. */
+  last: Int32Array
+  closeCode: number | null
+  ended: boolean
+  resumedAt: number | null
+}
+
+/** One WebSocket reader that can be paused; its frames are counted, not checked (conflation skips records). */
+function openPaused(job: PausedJob, index: number): Promise<Paused> {
+  return new Promise((resolve, reject) => {
+    const p: Paused = { conn: undefined!, synced: false, counting: false, frames: 0, conflatedFrames: 0, last: new Int32Array(job.lanes), closeCode: null, ended: false, resumedAt: null }
+    const timer = setTimeout(() => reject(new Error(`paused reader ${index} did not sync within ${OPEN_TIMEOUT_MS} ms`)), OPEN_TIMEOUT_MS)
+    p.conn = wsSubscribe(endpointFor(job.subscribe, index), joinFrame(STREAM, job.caseId, `${job.caseId}-${index}`), {
+      onMessage: (buf, start, end, _now, isSync) => {
+        if (isSync) {
+          p.synced = true
+          clearTimeout(timer)
+          resolve(p)
+          return
+        }
+        if (p.counting) {
+          p.frames++
+          // Within the frame only: indexOf on the shared read buffer would scan to its end for every frame.
+          if (buf.subarray(start, end).indexOf(CONFLATED) >= 0) p.conflatedFrames++
+        }
+        if (readMarker(buf, start, end) && marker.key < job.lanes) p.last[marker.key] = Math.max(p.last[marker.key]!, marker.seq)
+      },
+      onOpen: () => {},
+      onClose: (error) => {
+        p.ended = true
+        if (!p.synced) {
+          clearTimeout(timer)
+          reject(error ?? new Error(`paused reader ${index} closed before its sync`))
+        }
+      },
+      onCloseFrame: (code) => (p.closeCode = code),
+    })
+  })
+}
+
+/**
+ * slow readers, the readers and the writer: their rate and latency (while the paused readers, in another
+ * process, stop reading), the same checks as fan-out.
+ */
+async function runSlow(job: SlowJob): Promise<SlowReadersResult> {
+  const { n, lanes } = job
+  const tracker = new Tracker()
+  const readers = Array.from({ length: n }, (_, i) => new Sub(i, job.caseId, 0, lanes))
+  const opened = await openAll(job.subscribe, readers, tracker, job.caseId)
+  if (opened.failed > 0) throw new Error(`${opened.failed} of ${n} readers did not connect and sync`)
+  const written = new Int32Array(lanes)
+  const laneConns: Lane[] = Array.from({ length: lanes }, () => openLane(job.write))
+  // Lanes 0 .. lanes/2-1 rewrite their item (conflatable); the others create a new item each write.
+  const hot = lanes / 2
+  const pad = padFor(job.itemBytes)
+  const keyWrite = (key: number, seq: number, t: number) => laneConns[key]!.write(STREAM, job.caseId, key < hot ? `i${key}` : `i${key}-${seq}`, itemJson(key, seq, t, pad))
+  const lag = newHistogram()
+  const start = nowUs()
+  const windowStart = start + job.warmupMs * 1000
+  const windowEnd = windowStart + job.durationMs * 1000
+  tracker.windowStartUs = windowStart
+  tracker.windowEndUs = windowEnd
+  const measured = measuredWindow(job.warmupMs, job.durationMs)
+  let failed = false
+  const fail = (error: unknown) => {
+    if (!failed) console.error(`write failed: ${(error as Error).message}`)
+    failed = true
+  }
+  const writesInWindow = await openLoop({ rate: job.rate, lanes, keys: lanes, start, windowStart, windowEnd, written, lag, write: keyWrite, failed: () => failed, fail })
+  const loadgenCpu = measured.finish()
+  const checked = await verify(readers, written, 1)
+  for (const lane of laneConns) lane.close()
+  closeAll(opened.conns)
+  const seconds = job.durationMs / 1000
+  return {
+    subscribers: n,
+    readers: n,
+    connectMs: opened.ms,
+    writesInWindow,
+    writesPerSec: Math.round(writesInWindow / seconds),
+    delivered: tracker.deliveredInWindow,
+    deliveredPerSec: Math.round(tracker.deliveredInWindow / seconds),
+    latency: summarize(tracker.latency),
+    writerLag: summarize(lag),
+    correctness: { ...checked, writeErrors: failed ? 1 : 0 },
+    loadgenCpu,
+    windowMs: job.durationMs,
+    perKey: Array.from(written),
+  }
+}
+
+/**
+ * slow readers, the paused ones: the close at the hard limit (the server's counter; the close frame, if it
+ * got out) and the server's queued bytes. Conflation is seen by one more paused reader, the probe, resumed
+ * once its queue is past the soft limit and below the hard one: the frames the server then flushes to it
+ * carry `conflated`. (A reader closed at the hard limit never sees a conflated frame: its queue is dropped
+ * with the connection.)
+ */
+async function runPaused(job: PausedJob): Promise<PausedResult> {
+  const paused: Paused[] = []
+  for (let i = 0; i < job.paused; i++) paused.push(await openPaused(job, job.firstIndex + i))
+  const probe = await openPaused(job, job.firstIndex + job.paused)
+  const stopped = [probe, ...paused]
+  send({ type: 'mark', name: 'ready' })
+  await receive('continue')
+
+  const metrics = new HttpConn(job.subscribe.host, job.subscribe.port)
+  const scrape = async () => {
+    const text = (await metrics.request('GET', '/metrics', '')).body.toString()
+    return { closes: Number(CLOSES_METRIC.exec(text)?.[1] ?? 0), queued: Number(QUEUED_METRIC.exec(text)?.[1] ?? 0) }
+  }
+  const closes0 = (await scrape()).closes
+  const pausedAt = nowUs()
+  const end = pausedAt + job.durationMs * 1000
+  for (const p of stopped) {
+    p.counting = true
+    p.conn.pause()
+  }
+  send({ type: 'mark', name: 'paused' })
+  const resume = (p: Paused) => {
+    if (p.resumedAt !== null) return
+    p.resumedAt = nowUs()
+    p.conn.resume()
+  }
+  const closesAfterS: number[] = []
+  let peakQueuedBytes = 0
+  // The gauge also counts the readers' frames of a delivery round not yet flushed; between rounds their
+  // queues are empty, so the lowest of the last three scrapes (150 ms) is what the paused readers hold.
+  const recent: number[] = []
+  for (;;) {
+    const scraped = await scrape()
+    const at = Math.round((nowUs() - pausedAt) / 1e4) / 100
+    while (closesAfterS.length < scraped.closes - closes0) closesAfterS.push(at)
+    recent.push(scraped.queued)
+    if (recent.length > 3) recent.shift()
+    const queued = Math.min(...recent)
+    peakQueuedBytes = Math.max(peakQueuedBytes, queued)
+    // Every paused queue holds about the same: once the mean is halfway between the limits, the probe reads
+    // again and gets its conflated queue.
+    const stillPaused = stopped.filter((p) => p.resumedAt === null).length - closesAfterS.length
+    if (probe.resumedAt === null && stillPaused > 0 && queued / stillPaused >= (job.conflateBytes + job.maxQueueBytes) / 2) resume(probe)
+    // The paused readers, once the server closed them all (or at the end of the window): they read what the
+    // kernel kept for them, then the close frame if it got out before the server's 1 s terminate.
+    if (closesAfterS.length >= paused.length || nowUs() >= end) {
+      for (const p of stopped) resume(p)
+      break
+    }
+    await sleep(50)
+  }
+  const deadline = Date.now() + 5000
+  while (paused.some((p) => !p.ended) && Date.now() < deadline) await sleep(20)
+  send({ type: 'mark', name: 'paused-closed' })
+  metrics.close()
+
+  // The probe must end with the last record of every lane, as a reader that never paused.
+  const { perKey } = await receive('verify')
+  const caughtUp = (p: Paused) => perKey.every((seq, key) => p.last[key] === seq)
+  const drained = Date.now() + DRAIN_TIMEOUT_MS
+  while (!probe.ended && !caughtUp(probe) && Date.now() < drained) await sleep(20)
+  for (const p of stopped) p.conn.reset()
+  const report = (p: Paused): PausedReader => ({
+    resumedAfterS: p.resumedAt === null ? null : Math.round((p.resumedAt - pausedAt) / 1e4) / 100,
+    frames: p.frames,
+    conflatedFrames: p.conflatedFrames,
+    closeCode: p.closeCode,
+    ended: p.ended,
+    caughtUp: caughtUp(p),
+  })
+  return { paused: paused.map(report), probe: report(probe), closesAfterS, peakQueuedBytes }
 }
 
 /** C idle subscriptions, held until the orchestrator has measured the server's memory. */
@@ -582,6 +791,10 @@ async function run(job: Job) {
       return runSubscribers(job)
     case 'writer':
       return runWriter(job)
+    case 'slow':
+      return runSlow(job)
+    case 'paused':
+      return runPaused(job)
   }
 }
 

@@ -3,7 +3,7 @@ import os from 'node:os'
 import { parseArgs } from 'node:util'
 import { execFileSync } from 'node:child_process'
 import { sleep } from './lib/clock.ts'
-import type { FlowJob, FlowResult, IdleResult, Mode, StormResult, SubscribersResult, Transport, WriterJob, WriterResult } from './lib/jobs.ts'
+import type { FlowJob, FlowResult, IdleResult, Mode, PausedJob, PausedResult, SlowJob, SlowReadersResult, SlowResult, StormResult, SubscribersResult, Transport, WriterJob, WriterResult } from './lib/jobs.ts'
 import { LoadgenProcess } from './lib/loadgen-process.ts'
 import { cpuWindow, listenDrops, machineInfo, memory } from './lib/proc.ts'
 import { type CaseRecord, type RunRecord, writeReports } from './lib/report.ts'
@@ -13,6 +13,7 @@ import {
   type RunningServer,
   type ServerKind,
   serverKind,
+  type StartOptions,
   startServer,
   STORE_KINDS,
   type StoreKind,
@@ -31,7 +32,7 @@ import {
 
 const USAGE = `Usage: node --import tsx bench/run.ts [flags]
 
-  --scenario LIST     fanout,groups,idle,storm,writes (default: all)
+  --scenario LIST     fanout,groups,idle,storm,writes,slow (default: all)
   --transport LIST    ws,sse,grpc (default: all that apply)
   --system LIST       raw,motia,grpc-js,streamgate,streamgate-redis,streamgate-cluster (default: all but
                       grpc-js; grpc-js = a plain @grpc/grpc-js broadcaster, gRPC only; streamgate-redis = two
@@ -64,6 +65,14 @@ const USAGE = `Usage: node --import tsx bench/run.ts [flags]
                       memory; durable = --data-dir in bench/.tmp, durable-fsync = with --fsync)
   --writes-lanes L    writes in flight at saturation (connections, or in-process concurrent writers;
                       default 8; the durable store's goal is stated at 1000)
+  --slow-k K          slow: readers that stop reading (default 10 of --n, default 1000)
+  --slow-rate R       slow: writes/s over the 16 lanes (default 200)
+  --slow-item-bytes B slow: bytes of JSON per item (default 1024: a paused reader's kernel buffers, ~4 MB
+                      on loopback here, fill in ~17 s at 200/s)
+  --slow-duration S   slow: measured seconds; the readers pause when it starts (default 25)
+  --conflate-bytes N  slow: the gateway's --conflate-bytes (default 262144: above what one delivery round
+                      holds for a reader that keeps up, or it is conflated too)
+  --max-queue-bytes N slow: the gateway's --max-queue-bytes (default 524288)
   --src-addrs K       spread client connections over 127.0.0.2..(K+1) (default 1: 127.0.0.1)
   --quiet-wait S      before each case, wait up to S seconds for the machine to be quiet (< 25 % busy
                       over 1 s; other people's work), then run anyway (default 0: do not wait)
@@ -97,6 +106,12 @@ const { values: flags } = parseArgs({
     'writes-rate': { type: 'string' },
     'writes-store': { type: 'string' },
     'writes-lanes': { type: 'string' },
+    'slow-k': { type: 'string' },
+    'slow-rate': { type: 'string' },
+    'slow-item-bytes': { type: 'string' },
+    'slow-duration': { type: 'string' },
+    'conflate-bytes': { type: 'string' },
+    'max-queue-bytes': { type: 'string' },
     'src-addrs': { type: 'string' },
     'quiet-wait': { type: 'string' },
     'cpu-prof': { type: 'boolean' },
@@ -119,7 +134,7 @@ const numbers = (value: string | undefined, fallback: number[]) => (value ? valu
 const num = (value: string | undefined, fallback: number) => (value === undefined ? fallback : Number(value))
 
 const full = flags.full ?? false
-const SCENARIOS = ['fanout', 'groups', 'idle', 'storm', 'writes'] as const
+const SCENARIOS = ['fanout', 'groups', 'idle', 'storm', 'writes', 'slow'] as const
 const plan = {
   scenarios: list(flags.scenario, [...SCENARIOS], SCENARIOS),
   transports: list<Transport>(flags.transport, ['ws', 'sse', 'grpc'], ['ws', 'sse', 'grpc']),
@@ -144,6 +159,12 @@ const plan = {
   writesRate: num(flags['writes-rate'], 25),
   writesStores: list<StoreKind>(flags['writes-store'], ['memory'], STORE_KINDS),
   writesLanes: num(flags['writes-lanes'], 8),
+  slowK: num(flags['slow-k'], 10),
+  slowRate: num(flags['slow-rate'], 200),
+  slowItemBytes: num(flags['slow-item-bytes'], 1024),
+  slowDurationMs: num(flags['slow-duration'], 25) * 1000,
+  conflateBytes: num(flags['conflate-bytes'], 262_144),
+  maxQueueBytes: num(flags['max-queue-bytes'], 524_288),
   srcAddrs: num(flags['src-addrs'], 1),
   quietWaitS: num(flags['quiet-wait'], 0),
   cpuProf: flags['cpu-prof'] ?? false,
@@ -159,6 +180,7 @@ const groupsTransports = flags.transport ? plan.transports : full ? (['ws', 'sse
 const groupsNs = flags.n ? plan.ns : full ? [100, 1000, 5000] : [1000]
 const groupsModes = flags.mode ? plan.modes : full ? plan.modes : (['saturation'] as Mode[])
 const idleTransports = flags.transport ? plan.transports : full ? plan.transports : (['ws', 'sse'] as Transport[])
+const slowNs = flags.n ? plan.ns : [1000]
 const stormTransports = flags.transport ? plan.transports.filter((t) => t !== 'grpc') : (['ws'] as Transport[])
 
 const profDir = `${TMP}prof`
@@ -222,10 +244,10 @@ async function settledRss(pid: number, ms = 1000, samples = 5): Promise<number> 
   return values[Math.floor(values.length / 2)]!
 }
 
-async function withServers<T>(kinds: ServerKind[], body: (servers: Map<ServerKind, RunningServer>) => Promise<T>, store?: StoreKind): Promise<T> {
+async function withServers<T>(kinds: ServerKind[], body: (servers: Map<ServerKind, RunningServer>) => Promise<T>, options: Pick<StartOptions, 'store' | 'args'> = {}): Promise<T> {
   const servers = new Map<ServerKind, RunningServer>()
   try {
-    for (const kind of kinds) if (!servers.has(kind)) servers.set(kind, await startServer(kind, { ...startOptions(kind), store }))
+    for (const kind of kinds) if (!servers.has(kind)) servers.set(kind, await startServer(kind, { ...startOptions(kind), ...options }))
     return await body(servers)
   } finally {
     for (const server of servers.values()) await server.stop()
@@ -557,13 +579,122 @@ async function writesScenario() {
           }
         }
       },
-      store,
+      { store },
     )
   }
   if (plan.systems.includes('motia') && apis.includes('motia')) {
     await withServers(['motia'], async (servers) => {
       for (const subs of plan.writesSubs) for (const mode of plan.modes) if (writesModeIncluded('motia', mode)) await writesCase('motia', servers.get('motia')!, subs, mode)
     })
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// slow readers: K of N readers stop reading; the others' rate and latency against the same run with K = 0
+
+async function slowCase(server: RunningServer, n: number, k: number) {
+  const caseId = nextCaseId()
+  const subscribe = { transport: 'ws' as const, host: server.host, port: server.port, srcAddrs: plan.srcAddrs }
+  const job: SlowJob = {
+    kind: 'slow',
+    caseId,
+    subscribe,
+    write: server.write,
+    n: n - k,
+    rate: plan.slowRate,
+    lanes: plan.lanes,
+    itemBytes: plan.slowItemBytes,
+    warmupMs: Math.max(plan.warmupMs, 1000),
+    durationMs: plan.slowDurationMs,
+  }
+  const pausedJob: PausedJob = { kind: 'paused', caseId, subscribe, paused: k, firstIndex: n - k, lanes: plan.lanes, conflateBytes: plan.conflateBytes, maxQueueBytes: plan.maxQueueBytes, durationMs: plan.slowDurationMs }
+  const base = {
+    scenario: 'slow' as const,
+    transport: 'ws' as const,
+    system: 'streamgate' as const,
+    n,
+    mode: 'fixed' as const,
+    label: `N=${n}, ${k} paused, ${plan.slowRate}/s`,
+    params: { paused: k, rate: plan.slowRate, lanes: plan.lanes, itemBytes: plan.slowItemBytes, conflateBytes: plan.conflateBytes, maxQueueBytes: plan.maxQueueBytes, durationMs: plan.slowDurationMs },
+  }
+  let pausedLg: LoadgenProcess<PausedResult> | undefined
+  try {
+    // Server RSS: "before" when the readers pause, "peak" the highest of the samples every 50 ms from then to
+    // the end of the case, "after" the median over 1 s once the paused readers are gone.
+    const samples: number[] = []
+    let sampling = false
+    let before = 0
+    let after: Promise<number> | undefined
+    const sampler = async () => {
+      while (sampling) {
+        samples.push(memory(server.pid)?.rssKiB ?? 0)
+        await sleep(50)
+      }
+    }
+    // The paused readers first (a process of their own), synced before the readers and the writer start.
+    let pausedReady: () => void = () => {}
+    const ready = new Promise<void>((resolve) => (pausedReady = resolve))
+    pausedLg =
+      k > 0
+        ? new LoadgenProcess<PausedResult>(pausedJob, (mark) => {
+            if (mark === 'ready') pausedReady()
+            else if (mark === 'paused') {
+              before = memory(server.pid)?.rssKiB ?? 0
+              sampling = true
+              void sampler()
+            } else if (mark === 'paused-closed') after = settledRss(server.pid)
+          })
+        : undefined
+    if (pausedLg) await Promise.race([ready, pausedLg.result])
+    await waitQuiet()
+    let window: ReturnType<typeof cpuWindow> | undefined
+    let measured: ReturnType<ReturnType<typeof cpuWindow>['stop']> | undefined
+    const readersLg = new LoadgenProcess<SlowReadersResult>(job, (mark, lg) => {
+      if (mark === 'window-start') {
+        pausedLg?.send({ type: 'continue' })
+        window = cpuWindow([server.pid, lg.pid, ...(pausedLg ? [pausedLg.pid] : [])])
+        window.start()
+      } else if (mark === 'window-end' && window) measured = window.stop()
+    })
+    const readers = await readersLg.result
+    pausedLg?.send({ type: 'verify', perKey: readers.perKey })
+    const paused: PausedResult = pausedLg ? await pausedLg.result : { paused: [], probe: null, closesAfterS: [], peakQueuedBytes: 0 }
+    sampling = false
+    const afterKiB = after ? await after : 0
+    const peak = Math.max(before, ...samples)
+    const result: SlowResult = { ...readers, ...paused }
+    record({
+      ...base,
+      ok: correctnessOk(result.correctness),
+      result,
+      correctness: result.correctness,
+      metrics: k > 0 ? { rssBeforeMiB: mib(before), rssPeakMiB: mib(peak), rssAfterMiB: mib(afterKiB), closes: result.closesAfterS.length, probeConflated: result.probe?.conflatedFrames ?? 0 } : undefined,
+      server: { cpuPct: measured?.procs[0] ?? 0, rssKiB: afterKiB, hwmKiB: peak },
+      loadgen: { cpuPct: measured?.procs[1] ?? result.loadgenCpu.pct, subscribersCpuPct: measured?.procs[2] },
+      machineBusyPct: measured?.machineBusyPct ?? 0,
+    })
+  } catch (error) {
+    record({ ...base, ok: false, error: (error as Error).message })
+  } finally {
+    // After a failure of the readers' process it would wait for `verify` in vain.
+    pausedLg?.child.kill('SIGKILL')
+  }
+}
+
+/** streamgate only: the raw peers have no outbound queue to conflate or limit. The run without slow readers first. */
+async function slowScenario() {
+  if (!plan.systems.includes('streamgate')) return
+  const args = ['--conflate-bytes', String(plan.conflateBytes), '--max-queue-bytes', String(plan.maxQueueBytes)]
+  for (const n of slowNs) {
+    await withServers(
+      ['streamgate'],
+      async (servers) => {
+        const server = servers.get('streamgate')!
+        await slowCase(server, n, 0)
+        await slowCase(server, n, plan.slowK)
+      },
+      { args },
+    )
   }
 }
 
@@ -589,7 +720,8 @@ async function main() {
       for (const transport of idleTransports) for (const system of plan.systems) await idleCase(transport, system)
     } else if (scenario === 'storm') {
       for (const transport of stormTransports) for (const system of plan.systems) await stormCase(transport, system)
-    } else await writesScenario()
+    } else if (scenario === 'slow') await slowScenario()
+    else await writesScenario()
   }
   const run: RunRecord = {
     startedAt: started.toISOString(),

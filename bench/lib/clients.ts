@@ -24,11 +24,19 @@ export interface Handlers {
   onOpen(): void
   /** The connection ended; `error` when it failed. Called once. */
   onClose(error?: Error): void
+  /** WebSocket: the server's close frame arrived, with its status code. */
+  onCloseFrame?(code: number): void
 }
 
 export interface Connection {
   /** Abortive close (TCP RST): no TIME_WAIT, like a dropped network. */
   reset(): void
+}
+
+/** A connection whose reading can be stopped, so the kernel buffers fill and the server's queue grows. */
+export interface PausableConnection extends Connection {
+  pause(): void
+  resume(): void
 }
 
 const SYNC_JSON = Buffer.from('"type":"sync"')
@@ -83,7 +91,7 @@ function readHead(buf: Buffer): [number, string, number] | null {
 }
 
 /** WebSocket: upgrade on `/`, then one join frame; every text frame from the server is a Motia frame. */
-export function wsSubscribe(endpoint: Endpoint, join: Buffer, handlers: Handlers): Connection {
+export function wsSubscribe(endpoint: Endpoint, join: Buffer, handlers: Handlers): PausableConnection {
   const socket = net.connect({
     host: endpoint.host,
     port: endpoint.port,
@@ -151,6 +159,7 @@ export function wsSubscribe(endpoint: Endpoint, join: Buffer, handlers: Handlers
         // Pong with the ping's payload (masked with a zero key).
         socket.write(Buffer.concat([Buffer.from([0x8a, 0x80 | len, 0, 0, 0, 0]), buf.subarray(start, end)]))
       } else if (opcode === 8) {
+        handlers.onCloseFrame?.(len >= 2 ? buf.readUInt16BE(start) : 1005)
         socket.end()
       }
       off = end
@@ -159,7 +168,8 @@ export function wsSubscribe(endpoint: Endpoint, join: Buffer, handlers: Handlers
   }
   socket.on('error', (error) => close(error))
   socket.on('close', () => close())
-  return { reset: () => resetSocket(socket) }
+  // With `onread`, pause() stops reading from the kernel (readStop), as ws's `_socket.pause()` would.
+  return { reset: () => resetSocket(socket), pause: () => socket.pause(), resume: () => socket.resume() }
 }
 
 const LFLF = Buffer.from('\n\n')

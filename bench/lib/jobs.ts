@@ -74,7 +74,42 @@ export interface WriterJob extends JobBase {
   durationMs: number
 }
 
-export type Job = FlowJob | IdleJob | StormJob | SubscribersJob | WriterJob
+/**
+ * slow readers, the readers and the writer: n WebSocket subscribers on one group that keep reading, one writer
+ * at a fixed rate over `lanes` lanes, half of them rewriting one item each (conflatable), half creating a new
+ * item with every write (never merged, so a paused reader's queue grows to the hard limit).
+ */
+export interface SlowJob extends JobBase {
+  kind: 'slow'
+  subscribe: SubscribeTarget
+  write: WriteTarget
+  n: number
+  rate: number
+  lanes: number
+  /** Item size: the byte rate, not the message rate, decides how soon a paused reader's buffers fill. */
+  itemBytes: number
+  warmupMs: number
+  durationMs: number
+}
+
+/**
+ * slow readers, the paused ones, in a process of their own (reading what piled up for them must not delay the
+ * readers' clocks): `paused` readers of the same group and one probe, paused on `continue` (when the readers'
+ * window opens) for at most `durationMs`. The server's limits say when a paused queue is past the soft one.
+ */
+export interface PausedJob extends JobBase {
+  kind: 'paused'
+  subscribe: SubscribeTarget
+  paused: number
+  /** Subscriber indexes start here (after the readers'), for source addresses and subscription ids. */
+  firstIndex: number
+  lanes: number
+  conflateBytes: number
+  maxQueueBytes: number
+  durationMs: number
+}
+
+export type Job = FlowJob | IdleJob | StormJob | SubscribersJob | WriterJob | SlowJob | PausedJob
 
 export interface Correctness {
   lost: number
@@ -108,6 +143,40 @@ export interface FlowResult {
   loadgenCpu: CpuUse
   windowMs: number
 }
+
+/** What one paused reader saw. */
+export interface PausedReader {
+  /** Seconds after the pause it read again: the probe between the limits, the others once closed (or at the end). */
+  resumedAfterS: number | null
+  /** Frames read after the pause, and how many of them carried `"conflated"`. */
+  frames: number
+  conflatedFrames: number
+  /** The close frame's code, if one arrived; null when the connection ended without one, or is still open. */
+  closeCode: number | null
+  ended: boolean
+  /** Its last record of every lane is the last one written (the state it would have reached). */
+  caughtUp: boolean
+}
+
+export interface SlowReadersResult extends FlowResult {
+  /** Readers that kept reading; the flow figures above are theirs. */
+  readers: number
+  /** Records written per lane (the probe must end with the last of each). */
+  perKey: number[]
+}
+
+export interface PausedResult {
+  paused: PausedReader[]
+  /** One more paused reader, resumed between the soft and the hard limit (none when paused = 0). */
+  probe: PausedReader | null
+  /** Seconds after the pause at which the server counted each slow-consumer close (its metric, 50 ms polls). */
+  closesAfterS: number[]
+  /** The most the paused readers' queues held at once (the server's gauge, its floor over 150 ms), bytes. */
+  peakQueuedBytes: number
+}
+
+/** A slow-reader case as recorded: the readers' figures and the paused readers'. */
+export type SlowResult = SlowReadersResult & PausedResult
 
 export interface IdleResult {
   connected: number
@@ -152,6 +221,6 @@ export interface WriterResult {
 /** Messages between the orchestrator and a load generator. */
 export type ToLoadgen = { type: 'run'; job: Job } | { type: 'continue' } | { type: 'verify'; perKey: number[] }
 export type FromLoadgen =
-  | { type: 'mark'; name: 'window-start' | 'window-end' | 'ready' | 'idle' | 'storm-start' | 'resynced' }
-  | { type: 'result'; result: FlowResult | IdleResult | StormResult | SubscribersResult | WriterResult }
+  | { type: 'mark'; name: 'window-start' | 'window-end' | 'ready' | 'idle' | 'storm-start' | 'resynced' | 'paused' | 'paused-closed' }
+  | { type: 'result'; result: FlowResult | IdleResult | StormResult | SubscribersResult | WriterResult | SlowReadersResult | PausedResult }
   | { type: 'error'; message: string }

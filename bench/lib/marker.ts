@@ -6,11 +6,12 @@
  * byte scan reads it on every transport without parsing the frame. `#` never occurs elsewhere in a frame.
  */
 
-/** The rest of an item, so that the stored item (with its `id`) is about 200 bytes of JSON. */
-const PAD = 'abcdefghijklmnopqrstuvwxyz0123456789'.repeat(5).slice(0, 150)
+/** The rest of an item, so that the stored item (with its `id`) is about `itemBytes` of JSON. */
+export const padFor = (itemBytes: number) => 'abcdefghijklmnopqrstuvwxyz0123456789'.repeat(Math.ceil(itemBytes / 36)).slice(0, Math.max(0, itemBytes - 50))
+const PAD = padFor(200)
 
-/** The item body as the writer sends it (the server adds `id`). */
-export const itemJson = (key: number, seq: number, tUs: number) => `{"k":"#${key}.${seq}.${Math.round(tUs)}#","pad":"${PAD}"}`
+/** The item body as the writer sends it (the server adds `id`); about 200 bytes unless given another pad. */
+export const itemJson = (key: number, seq: number, tUs: number, pad = PAD) => `{"k":"#${key}.${seq}.${Math.round(tUs)}#","pad":"${pad}"}`
 
 export const HASH = 35
 const DOT = 46

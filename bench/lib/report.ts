@@ -1,12 +1,12 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { dirname, join } from 'node:path'
-import type { Correctness, FlowResult, Mode, Transport, WriterResult } from './jobs.ts'
+import type { Correctness, FlowResult, Mode, SlowResult, Transport, WriterResult } from './jobs.ts'
 import type { SystemName } from './systems.ts'
 import { barChart, type Series, twoPanelChart } from './svg.ts'
 
 export interface CaseRecord {
-  scenario: 'fanout' | 'groups' | 'idle' | 'storm' | 'writes'
+  scenario: 'fanout' | 'groups' | 'idle' | 'storm' | 'writes' | 'slow'
   transport?: Transport
   system: SystemName
   /** writes: the API written through. */
@@ -141,6 +141,21 @@ function targets(all: CaseRecord[]): Target[] {
       })
     }
   }
+  const slow = slowPair(cases)
+  if (slow) {
+    const { without, withSlow, k } = slow
+    const rate = ratio(perReader(withSlow), perReader(without))
+    const p99 = ratio(withSlow.latency.p99, without.latency.p99)
+    const closed = withSlow.paused.filter((p) => p.closeCode === 1013).length
+    const counted = withSlow.closesAfterS.length
+    const conflated = withSlow.probe?.conflatedFrames ?? 0
+    out.push({
+      target: `Slow readers: the ${fmt(withSlow.readers)} others keep ≥ 0.9× their rate and p99 ≤ 1.5× of the run without slow readers; the ${k} closed at the hard limit after conflating`,
+      measured: `${fmt(perReader(withSlow))} vs ${fmt(perReader(without))} msg/s per reader, p99 ${fmt(withSlow.latency.p99)} vs ${fmt(without.latency.p99)} ms (${fmt(p99)}×); ${counted} of ${k} closed by the server (${closed} saw close 1013); the probe got ${conflated} conflated frames`,
+      ratio: rate,
+      met: rate === undefined || p99 === undefined ? undefined : rate >= 0.9 && p99 <= 1.5 && counted === k && conflated > 0,
+    })
+  }
   const apiName = (api: string) => (api === 'inproc' ? 'in-process' : api === 'rest' ? 'REST' : api === 'rest-if-match' ? 'REST with If-Match and Idempotency-Key' : api)
   for (const api of ['rest', 'rest-if-match', 'inproc', 'connect', 'grpc']) {
     for (const subs of [0, 1000]) {
@@ -168,6 +183,48 @@ function targets(all: CaseRecord[]): Target[] {
     out.push({ target: `Set p99 over REST, fixed rate, ${fmt(subs)} subscribers: with If-Match and Idempotency-Key ≤ 1.5× without`, measured: `${fmt(p99('rest-if-match'), 3)} vs ${fmt(p99('rest'), 3)} ms`, ratio: r, met: r <= 1.5 })
   }
   return out
+}
+
+/** The slow-reader case and the run without slow readers just before it (same N). */
+function slowPair(cases: CaseRecord[]) {
+  const withCase = cases.find((c) => c.scenario === 'slow' && c.result && (c.params?.paused as number) > 0)
+  const withoutCase = withCase && cases.find((c) => c.scenario === 'slow' && c.result && c.params?.paused === 0 && c.n === withCase.n)
+  if (!withCase || !withoutCase) return undefined
+  return { withCase, withoutCase, without: withoutCase.result as SlowResult, withSlow: withCase.result as SlowResult, k: withCase.params!.paused as number }
+}
+
+const perReader = (r: SlowResult) => Math.round((r.deliveredPerSec / r.readers) * 10) / 10
+
+function slowSection(cases: CaseRecord[], cores: number): string[] {
+  const rows = cases.filter((c) => c.scenario === 'slow')
+  if (rows.length === 0) return []
+  const p = rows[0]!.params ?? {}
+  const lines = [
+    '## Slow readers, WebSocket (streamgate only)',
+    '',
+    `N readers on one group; K of them (in a load-generator process of their own) stop reading (their socket paused) when the window opens, so their kernel buffers fill (about 4 MB per connection on loopback here), then their gateway queue. One writer, ${fmt(p.rate as number)} writes/s over 16 lanes, ${fmt(p.itemBytes as number)}-byte items: 8 lanes rewrite one item each (conflatable), 8 create a new item with every write (never merged, so a paused queue keeps growing past the soft limit). Gateway started with \`--conflate-bytes ${p.conflateBytes} --max-queue-bytes ${p.maxQueueBytes}\`; window ${fmt((p.durationMs as number) / 1000)} s. The run without slow readers (K = 0) comes first, on the same gateway. The raw peers have no outbound queue (no conflation, no limit), so they are not measured here.`,
+    '',
+    '| run | readers | delivered msg/s | per reader msg/s | p50 ms | p99 ms | p99.9 ms | server CPU % | load-gen CPU % | other cores busy | correctness |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+  ]
+  for (const c of rows) {
+    const r = c.result as SlowResult | undefined
+    lines.push(`| ${c.label} | ${fmt(r?.readers)} | ${fmt(r?.deliveredPerSec, 0)} | ${r ? fmt(perReader(r)) : '–'} | ${fmt(r?.latency.p50)} | ${fmt(r?.latency.p99)} | ${fmt(r?.latency.p999)} | ${fmt(c.server?.cpuPct, 0)} | ${fmt(c.loadgen?.cpuPct, 0)} | ${fmt(otherCores(c, cores))} | ${correctnessText(c)} |`)
+  }
+  const slow = slowPair(cases)
+  if (!slow) return [...lines, '']
+  const { withSlow, withCase } = slow
+  const m = withCase.metrics ?? {}
+  lines.push(
+    '',
+    `Paused readers: the server counted ${withSlow.closesAfterS.length} slow-consumer closes (its \`streamgate_queue_limit_closes_total\`, polled every 50 ms) at ${withSlow.closesAfterS.map((s) => fmt(s)).join(', ') || '–'} s after the pause; each paused reader was then resumed and read what the kernel had kept for it, then the close frame if it got out before the gateway's 1 s terminate. A reader closed at the hard limit never sees a conflated frame (its queue goes with the connection), so one more paused reader, the probe, is resumed once the paused queues (the server's \`streamgate_outbound_queued_bytes\`) are halfway between the limits: the queue flushed to it shows the conflation. Server RSS ${fmt(m.rssBeforeMiB)} MiB at the pause, peak ${fmt(m.rssPeakMiB)}, ${fmt(m.rssAfterMiB)} once the paused readers were gone; the paused queues held at most ${fmt(withSlow.peakQueuedBytes / 2 ** 20)} MiB together.`,
+    '',
+    '| paused reader | resumed after s | frames read after the pause | with `conflated` | close code | connection ended | caught up |',
+    '|---|---:|---:|---:|---:|:---:|:---:|',
+  )
+  const readers = [...(withSlow.probe ? [['probe', withSlow.probe] as const] : []), ...withSlow.paused.map((r, i) => [`#${i + 1}`, r] as const)]
+  for (const [name, r] of readers) lines.push(`| ${name} | ${fmt(r.resumedAfterS ?? undefined)} | ${fmt(r.frames, 0)} | ${fmt(r.conflatedFrames, 0)} | ${r.closeCode ?? 'none'} | ${r.ended ? 'yes' : 'no'} | ${r.caughtUp ? 'yes' : 'no'} |`)
+  return [...lines, '']
 }
 
 /** Among repetitions of one case, the best: the highest delivered rate (saturation), the lowest p99 (fixed). */
@@ -351,6 +408,7 @@ export function renderMarkdown(run: RunRecord): { markdown: string; charts: Map<
     }
     lines.push('')
   }
+  lines.push(...slowSection(cases, m.cpus))
   lines.push(
     '## How these numbers are made',
     '',

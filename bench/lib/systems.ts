@@ -62,6 +62,8 @@ export interface StartOptions {
   cpuProfDir?: string
   /** streamgate and streamgate-inproc: the store (default memory). */
   store?: StoreKind
+  /** streamgate and streamgate-inproc: further flags (the slow-reader scenario's queue limits). */
+  args?: string[]
 }
 
 /** The flags for a store, and what to remove when the process is gone. */
@@ -160,7 +162,7 @@ async function startOn(kind: ServerKind, port: number, options: StartOptions): P
       const store = storeArgs(options.store)
       const removeData = () => store.dir && rmSync(store.dir, { recursive: true, force: true })
       try {
-        const p = await launch(kind, [...entry, '--streams', BENCH_STREAMS, '--port', String(port), '--host', HOST, '--log-level', 'info', ...store.args], {}, /streamgate listening on/, options)
+        const p = await launch(kind, [...entry, '--streams', BENCH_STREAMS, '--port', String(port), '--host', HOST, '--log-level', 'info', ...store.args, ...(options.args ?? [])], {}, /streamgate listening on/, options)
         const stop = async () => {
           await p.stop()
           removeData()
