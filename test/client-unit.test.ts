@@ -141,6 +141,9 @@ describe('channel reducer: ordered by sequence', () => {
     single.receive({ ...sync(3, item('a')), id: 'a', versions: { a: 3 } })
     single.receive({ ...change(8, 'update', item('a', 'a2')), id: 'a' })
     expect(single.versionOf('a')).toBe(8)
+    // A conflated frame keeps the oldest merged change's place in the log: the item's version is not known.
+    single.receive({ ...change(10, 'update', item('a', 'a3')), id: 'a', conflated: 3 })
+    expect([single.versionOf('a'), single.state()]).toEqual([undefined, item('a', 'a3')])
   })
 
   it("turns a refusal into Motia's error event and parks the channel; garbage is reported, never thrown", () => {

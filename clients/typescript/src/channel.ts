@@ -117,7 +117,8 @@ export class Channel {
       if (this.isItem) this.item = event.type === 'delete' ? null : data
       else if (event.type === 'delete') this.items.delete(data.id)
       else this.items.set(data.id, data)
-      if (event.type === 'delete' || typeof frame.sequence !== 'number') this.versions.delete(data.id)
+      // A conflated frame's sequence is the oldest merged change's place, not the item's version: unknown.
+      if (event.type === 'delete' || typeof frame.sequence !== 'number' || (frame.conflated ?? 1) > 1) this.versions.delete(data.id)
       else this.versions.set(data.id, frame.sequence)
     }
     this.synced = true

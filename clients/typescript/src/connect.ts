@@ -55,7 +55,7 @@ export function frameOf(response: SubscribeResponse, channel: Channel): Frame | 
     case 'create':
     case 'update':
     case 'delete':
-      return { ...head, event: { type: event.case, data: event.value.item } }
+      return { ...head, ...(response.conflated > 1 ? { conflated: response.conflated } : {}), event: { type: event.case, data: event.value.item } }
     case 'custom':
       return { ...head, event: { type: 'event', event: { type: event.value.type, data: event.value.data === undefined ? undefined : toJson(ValueSchema, event.value.data) } } }
     default:

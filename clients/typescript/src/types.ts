@@ -17,7 +17,8 @@ export interface JoinData extends Address {
  * A server frame in Motia's envelope (spec section 4). streamgate adds `sequence` (the position in the
  * group's log, which the reducers order by) and `resumeToken` to every sync and change; error frames carry
  * neither. A sync that answers an unusable resume token carries `event.reset: true`. A sync carries
- * `versions`, each item's version by id; a change's version is its `sequence`.
+ * `versions`, each item's version by id; a change's version is its `sequence`, unless it is `conflated`
+ * (it stands for that many merged changes and keeps the oldest one's place in the log).
  */
 export interface Frame {
   timestamp: number
@@ -27,6 +28,7 @@ export interface Frame {
   sequence?: number
   resumeToken?: string
   versions?: Record<string, number>
+  conflated?: number
   event: FrameEvent
 }
 
