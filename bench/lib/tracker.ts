@@ -31,6 +31,22 @@ export function summarize(h: Histogram): LatencySummary {
   }
 }
 
+const CONFLATED = Buffer.from('"conflated":')
+
+/**
+ * How many changes the frame in buf[start, end) stands for: its `"conflated"` count, else 1. The gateway puts
+ * the key last (gateway/transports/motia-frames.ts), so only the frame's tail is searched: the load generator
+ * reads buffers of many frames, and a search to the buffer's end per frame would make it the bottleneck.
+ */
+function conflatedCount(buf: Buffer, start: number, end: number): number {
+  const tail = Math.max(start, end - 32)
+  const found = buf.subarray(tail, end).indexOf(CONFLATED)
+  if (found < 0) return 1
+  let n = 0
+  for (let i = tail + found + CONFLATED.length; i < end && buf[i]! >= 48 && buf[i]! <= 57; i++) n = n * 10 + buf[i]! - 48
+  return n || 1
+}
+
 /**
  * One subscriber's view: which keys it must receive (keyBase .. keyBase+nKeys-1), the next sequence number
  * it expects for each, and every deviation. A record is "received" the first time its (key, seq) arrives.
@@ -100,6 +116,8 @@ export class Tracker {
   windowEndUs = Number.POSITIVE_INFINITY
   deliveredInWindow = 0
   deliveredTotal = 0
+  /** Records received only as part of a conflated frame (not counted as delivered, no latency). */
+  conflated = 0
   /**
    * Saturation gating: for each key, a ring of `slots` counters (slot = seq % slots) of subscribers that still
    * have to receive that record; `onComplete(key)` when one reaches zero.
@@ -128,15 +146,28 @@ export class Tracker {
       sub.misrouted++
       return
     }
-    if (!sub.accept(lk, marker.seq)) return
+    // A frame that stands for merged changes of its item (a connection behind by more than the gateway's
+    // conflation threshold) carries the newest one and `"conflated": k`: it delivers the k - 1 before it too.
+    const merged = conflatedCount(buf, start, end)
+    const { seq: newest, t } = marker
+    for (let seq = Math.max(1, newest - merged + 1); seq < newest; seq++) {
+      if (!sub.accept(lk, seq)) continue
+      this.conflated++
+      this.received(key, seq)
+    }
+    if (!sub.accept(lk, newest)) return
     this.deliveredTotal++
-    const t = marker.t
     if (t >= this.windowStartUs && t < this.windowEndUs) {
       this.deliveredInWindow++
       const us = Math.round(nowUs - t)
       this.latency.recordValue(us < 1 ? 1 : us)
     }
+    this.received(key, newest)
+  }
+
+  /** Saturation gating: one subscriber fewer still waits for (key, seq). */
+  private received(key: number, seq: number) {
     const remaining = this.remaining
-    if (remaining !== null && --remaining[key * this.slots + (marker.seq % this.slots)]! === 0) this.onComplete!(key)
+    if (remaining !== null && --remaining[key * this.slots + (seq % this.slots)]! === 0) this.onComplete!(key)
   }
 }

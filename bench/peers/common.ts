@@ -51,27 +51,87 @@ export function exitOnSignals() {
   process.on('SIGINT', () => process.exit(0))
 }
 
+/** How long one slice of a round may hold the event loop, as the gateway's hub (gateway/core/hub.ts). */
+const SLICE_MS = 2
+
 /**
- * What the gateway does with a delivery round, for the ceilings: the frames published in one event-loop turn
- * are joined once per group, and `flush` gets that one buffer per group when the turn ends, to write to each
- * of the group's connections in one write.
+ * The gateway's delivery policy, for the ceilings: the frames published since the last round are joined once
+ * per group, and a round writes that one buffer to each of the group's connections, one write each. A round
+ * is sliced (2 ms, then the event loop takes writes and reads before it goes on); what is published
+ * meanwhile waits for the next round. A connection whose socket is past its high-water mark gets nothing
+ * more until it drains; then what it missed leaves in one write. That is the gateway's backpressure too:
+ * coalescing only per event-loop turn, writing into full sockets, would write smaller batches more often
+ * than the gateway does, and lose to it on CPU per message (the server's, and the readers').
  */
-export class TurnBatches {
-  private readonly turn = new Map<string, Buffer[]>()
+export class Rounds<T> {
+  private pending = new Map<string, Buffer[]>()
+  private round: Iterator<[string, Buffer[]]> | undefined
+  private current: { batch: Buffer; targets: Iterator<T> } | undefined
+  private scheduled = false
+  /** What connections past their high-water mark missed, until they drain. */
+  private readonly held = new Map<T, Buffer[]>()
 
-  constructor(private readonly flush: (groupId: string, batch: Buffer) => void) {}
+  /** `write` returns false when the connection's socket is past its high-water mark. */
+  constructor(
+    private readonly targets: (groupId: string) => Iterable<T>,
+    private readonly write: (target: T, batch: Buffer) => boolean,
+  ) {}
 
-  add(groupId: string, frame: Buffer) {
-    let frames = this.turn.get(groupId)
-    if (!frames) {
-      if (this.turn.size === 0) setImmediate(() => this.flushTurn())
-      this.turn.set(groupId, (frames = []))
-    }
-    frames.push(frame)
+  /** The connection's socket drained: what it missed leaves in one write. */
+  drained(target: T) {
+    const missed = this.held.get(target)
+    if (!missed) return
+    this.held.delete(target)
+    if (missed.length > 0 && !this.write(target, missed.length === 1 ? missed[0]! : Buffer.concat(missed))) this.held.set(target, [])
   }
 
-  private flushTurn() {
-    for (const [groupId, frames] of this.turn) this.flush(groupId, frames.length === 1 ? frames[0]! : Buffer.concat(frames))
-    this.turn.clear()
+  /** The connection is gone. */
+  forget(target: T) {
+    this.held.delete(target)
+  }
+
+  add(groupId: string, frame: Buffer) {
+    let frames = this.pending.get(groupId)
+    if (!frames) this.pending.set(groupId, (frames = []))
+    frames.push(frame)
+    this.schedule()
+  }
+
+  private schedule() {
+    if (this.scheduled) return
+    this.scheduled = true
+    setImmediate(this.run)
+  }
+
+  private readonly run = () => {
+    this.scheduled = false
+    const deadline = performance.now() + SLICE_MS
+    let steps = 0
+    for (;;) {
+      if (!this.current) {
+        if (!this.round) {
+          if (this.pending.size === 0) return
+          this.round = this.pending.entries()
+          this.pending = new Map()
+        }
+        const next = this.round.next()
+        if (next.done) {
+          this.round = undefined
+          continue
+        }
+        const [groupId, frames] = next.value
+        this.current = { batch: frames.length === 1 ? frames[0]! : Buffer.concat(frames), targets: this.targets(groupId)[Symbol.iterator]() }
+      }
+      for (let target = this.current.targets.next(); ; target = this.current.targets.next()) {
+        if (target.done) {
+          this.current = undefined
+          break
+        }
+        const missed = this.held.get(target.value)
+        if (missed) missed.push(this.current.batch)
+        else if (!this.write(target.value, this.current.batch)) this.held.set(target.value, [])
+        if ((++steps & 63) === 0 && performance.now() > deadline) return this.schedule()
+      }
+    }
   }
 }

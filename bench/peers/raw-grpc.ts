@@ -1,7 +1,7 @@
 import http from 'node:http'
 import http2 from 'node:http2'
 import { loadStreamService, toStruct } from '../lib/proto.ts'
-import { exitOnSignals, handleWrite, PeerState, TurnBatches } from './common.ts'
+import { exitOnSignals, handleWrite, PeerState, Rounds } from './common.ts'
 
 /**
  * The ceiling for gRPC server streaming in Node: node:http2 serving streamgate.v1.StreamService/Subscribe
@@ -16,9 +16,7 @@ type Item = Record<string, string>
 const subscribe = loadStreamService().Subscribe!
 const state = new PeerState()
 const rooms = new Map<string, Set<http2.ServerHttp2Stream>>()
-const batches = new TurnBatches((groupId, batch) => {
-  for (const stream of rooms.get(groupId) ?? []) stream.write(batch)
-})
+const rounds = new Rounds<http2.ServerHttp2Stream>((groupId) => rooms.get(groupId) ?? [], (stream, batch) => stream.write(batch))
 let seq = 0
 
 const envelope = (message: unknown) => {
@@ -34,7 +32,7 @@ function publish(streamName: string, groupId: string, id: string, body: string) 
   const item = JSON.parse(state.set(groupId, id, body)) as Item
   if (!rooms.get(groupId)?.size) return
   const message = envelope({ streamName, groupId, id, timestamp: Date.now(), sequence: ++seq, update: { item: toStruct(item) } })
-  batches.add(groupId, message)
+  rounds.add(groupId, message)
 }
 
 const server = http2.createServer()
@@ -55,7 +53,11 @@ server.on('stream', (stream, headers) => {
     if (!room) rooms.set(groupId, (room = new Set()))
     room.add(stream)
     stream.write(envelope({ streamName, groupId, timestamp: Date.now(), sequence: seq, sync: { items: state.items(groupId).map((json) => toStruct(JSON.parse(json))) } }))
-    stream.on('close', () => room.delete(stream))
+    stream.on('drain', () => rounds.drained(stream))
+    stream.on('close', () => {
+      rounds.forget(stream)
+      room.delete(stream)
+    })
   })
 })
 

@@ -1,5 +1,5 @@
 import http, { type ServerResponse } from 'node:http'
-import { exitOnSignals, handleWrite, PeerState, syncFrame, TurnBatches, updateFrame } from './common.ts'
+import { exitOnSignals, handleWrite, PeerState, syncFrame, Rounds, updateFrame } from './common.ts'
 
 /**
  * The ceiling for SSE fan-out in Node: node:http, `GET /streams/{s}/{g}` with Accept: text/event-stream
@@ -10,9 +10,7 @@ import { exitOnSignals, handleWrite, PeerState, syncFrame, TurnBatches, updateFr
 exitOnSignals()
 const state = new PeerState()
 const rooms = new Map<string, Set<ServerResponse>>()
-const batches = new TurnBatches((groupId, batch) => {
-  for (const res of rooms.get(groupId) ?? []) res.write(batch)
-})
+const rounds = new Rounds<ServerResponse>((groupId) => rooms.get(groupId) ?? [], (res, batch) => res.write(batch))
 const SUBSCRIBE = /^\/streams\/([^/]+)\/([^/?]+)$/
 let seq = 0
 
@@ -20,7 +18,7 @@ const server = http.createServer((request, response) => {
   const handled = handleWrite(request, response, (streamName, groupId, id, body) => {
     const item = state.set(groupId, id, body)
     if (!rooms.get(groupId)?.size) return
-    batches.add(groupId, Buffer.from(`id: ${++seq}\ndata: ${updateFrame(streamName, groupId, id, item)}\n\n`))
+    rounds.add(groupId, Buffer.from(`id: ${++seq}\ndata: ${updateFrame(streamName, groupId, id, item)}\n\n`))
   })
   if (handled) return
   const match = request.method === 'GET' ? SUBSCRIBE.exec(request.url ?? '') : null
@@ -35,7 +33,11 @@ const server = http.createServer((request, response) => {
   let room = rooms.get(groupId)
   if (!room) rooms.set(groupId, (room = new Set()))
   room.add(response)
-  response.on('close', () => room.delete(response))
+  response.on('drain', () => rounds.drained(response))
+  response.on('close', () => {
+    rounds.forget(response)
+    room.delete(response)
+  })
 })
 
 server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {

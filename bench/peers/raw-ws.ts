@@ -2,7 +2,7 @@ import http from 'node:http'
 import type { Socket } from 'node:net'
 import { type WebSocket, WebSocketServer } from 'ws'
 import { textFrame } from '../../gateway/transports/websocket/websocket-format.ts'
-import { exitOnSignals, handleWrite, PeerState, syncFrame, TurnBatches, updateFrame } from './common.ts'
+import { exitOnSignals, handleWrite, PeerState, syncFrame, Rounds, updateFrame } from './common.ts'
 
 /**
  * The ceiling for WebSocket fan-out in Node: a `ws` server that frames each update once (a whole unmasked
@@ -15,15 +15,13 @@ const state = new PeerState()
 const rooms = new Map<string, Set<WebSocket>>()
 const TEXT = { binary: false }
 const socketOf = (ws: WebSocket) => (ws as unknown as { _socket: Socket })._socket
-const batches = new TurnBatches((groupId, batch) => {
-  for (const ws of rooms.get(groupId) ?? []) socketOf(ws).write(batch)
-})
+const rounds = new Rounds<WebSocket>((groupId) => rooms.get(groupId) ?? [], (ws, batch) => socketOf(ws).write(batch))
 
 const server = http.createServer((request, response) => {
   const handled = handleWrite(request, response, (streamName, groupId, id, body) => {
     const item = state.set(groupId, id, body)
     if (!rooms.get(groupId)?.size) return
-    batches.add(groupId, textFrame(updateFrame(streamName, groupId, id, item)))
+    rounds.add(groupId, textFrame(updateFrame(streamName, groupId, id, item)))
   })
   if (!handled) response.writeHead(404).end()
 })
@@ -45,10 +43,12 @@ wss.on('connection', (ws) => {
     if (!room) rooms.set(groupId, (room = new Set()))
     room.add(ws)
     joined.push(groupId)
+    if (joined.length === 1) socketOf(ws).on('drain', () => rounds.drained(ws))
     ws.send(syncFrame(streamName, groupId, state.items(groupId)), TEXT)
   })
   ws.on('error', () => {})
   ws.on('close', () => {
+    rounds.forget(ws)
     for (const groupId of joined) rooms.get(groupId)?.delete(ws)
   })
 })

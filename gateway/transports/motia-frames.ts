@@ -23,6 +23,7 @@ const envelope = (address: Address, timestamp: number, event: unknown, position?
     frame.sequence = position.seq
     frame.resumeToken = resumeToken(position.epoch, position.seq)
   }
+  // Last in a change frame: bench/lib/tracker.ts reads it from the frame's tail.
   if (conflated > 1) frame.conflated = conflated
   if (versions) frame.versions = versions
   return JSON.stringify(frame)
