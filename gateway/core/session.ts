@@ -61,6 +61,15 @@ const covers = (sub: ActiveSubscription, record: LogRecord) => sub.address.id ==
 const isNewFor = (sub: ActiveSubscription, record: LogRecord) => record.seq > sub.fromSeq && record.epoch === sub.epoch
 
 /**
+ * A group the connection follows: its subscriptions (usually one: an array costs a connection less than a
+ * set) and the seq of the last record of it this connection got.
+ */
+interface FollowedGroup {
+  subs: ActiveSubscription[]
+  lastSent: number
+}
+
+/**
  * One client connection: its subscriptions, and its outbound queue. Joining registers first, then reads the
  * snapshot, then flushes what arrived meanwhile, so no change is lost or doubled after the sync. A connection
  * gets each record once, however many of its subscriptions it matches (Motia's clients route one copy to all
@@ -70,8 +79,7 @@ const isNewFor = (sub: ActiveSubscription, record: LogRecord) => record.seq > su
  */
 export class Session implements Follower {
   private readonly subscriptions = new Map<string, ActiveSubscription>()
-  private readonly byGroup = new Map<string, Set<ActiveSubscription>>()
-  private readonly lastSent = new Map<string, number>()
+  private readonly groups = new Map<string, FollowedGroup>()
   private readonly queue: OutboundQueue
   private readonly budget: SubscriptionBudget
   private positions: Positions | undefined
@@ -94,7 +102,7 @@ export class Session implements Follower {
     this.log = this.caller.kind === 'client' ? this.caller.log : context.logger
     this.budget = options.budget ?? { used: 0 }
     this.queue = new OutboundQueue(this.format, context.limits)
-    this.framesDelivered = context.metrics.framesDelivered.labels(this.transport)
+    this.framesDelivered = context.metrics.framesDeliveredOn[this.transport]
     context.sessions.add(this)
   }
 
@@ -125,16 +133,16 @@ export class Session implements Follower {
       metrics.subscriptions.inc({ transport: this.transport })
       await this.context.authorize(this.caller, address)
       if (!this.isCurrent(sub)) return
-      let group = this.byGroup.get(sub.key)
+      let group = this.groups.get(sub.key)
       if (!group) {
-        this.byGroup.set(sub.key, (group = new Set()))
+        this.groups.set(sub.key, (group = { subs: [], lastSent: 0 }))
         hub.add(address.streamName, address.groupId, this)
       }
       // A connection gets each record of a group once, so only the first subscription of a group replays
       // from its token; a later one, whose token may be older than what this connection already got for the
       // group, starts from a (non-reset) sync instead.
-      const replayable = group.size === 0
-      group.add(sub)
+      const replayable = group.subs.length === 0
+      group.subs.push(sub)
       await this.catchUp(sub, resumeFrom && !replayable ? undefined : resumeFrom)
     } catch (error) {
       const current = this.subscriptions.get(subscriptionId)
@@ -173,7 +181,7 @@ export class Session implements Follower {
     if (!this.isCurrent(sub, attempt)) return
     if (missed) {
       for (const record of missed) {
-        if (covers(sub, record) && record.seq > (this.lastSent.get(sub.key) ?? 0)) this.deliver(sub.key, deliveryOf(record))
+        if (covers(sub, record) && record.seq > this.lastSent(sub.key)) this.deliver(sub.key, deliveryOf(record))
       }
       sub.fromSeq = missed.at(-1)?.seq ?? position.seq
       sub.epoch = position.epoch
@@ -191,11 +199,11 @@ export class Session implements Follower {
   private goLive(sub: ActiveSubscription, afterSync: boolean) {
     const buffered = sub.buffer ?? []
     sub.buffer = null
-    const sent = this.lastSent.get(sub.key) ?? 0
+    const sent = this.lastSent(sub.key)
     for (const delivery of buffered) {
       const record = delivery.record
       if (!isNewFor(sub, record)) continue
-      if (record.seq > (this.lastSent.get(sub.key) ?? 0)) this.deliver(sub.key, delivery)
+      if (record.seq > this.lastSent(sub.key)) this.deliver(sub.key, delivery)
       // This connection already got the record through another subscription, but the sync that was just
       // sent predates it and may have rewound the client's group state: state changes are replayed
       // (idempotent), custom events are not (they must fire once).
@@ -203,8 +211,14 @@ export class Session implements Follower {
     }
   }
 
+  /** The seq of the last record of the group this connection got (0: none since it followed or re-synced). */
+  private lastSent(key: string) {
+    return this.groups.get(key)?.lastSent ?? 0
+  }
+
   private deliver(key: string, delivery: Delivery) {
-    this.lastSent.set(key, delivery.record.seq)
+    const group = this.groups.get(key)
+    if (group) group.lastSent = delivery.record.seq
     this.enqueue(delivery)
   }
 
@@ -228,16 +242,16 @@ export class Session implements Follower {
 
   /** Called by the hub for every record of a group this session follows. */
   offer(key: string, delivery: Delivery) {
-    const subs = this.byGroup.get(key)
-    if (!subs) return
+    const group = this.groups.get(key)
+    if (!group) return
     const record = delivery.record
     let live = false
-    for (const sub of subs) {
+    for (const sub of group.subs) {
       if (!covers(sub, record)) continue
       if (sub.buffer) sub.buffer.push(delivery)
       else if (isNewFor(sub, record)) live = true
     }
-    if (!live || record.seq <= (this.lastSent.get(key) ?? 0)) return
+    if (!live || record.seq <= group.lastSent) return
     try {
       this.deliver(key, delivery)
     } catch (error) {
@@ -288,8 +302,10 @@ export class Session implements Follower {
    * marked as a reset. The group's log may have restarted (a new epoch), so its positions start over.
    */
   resync(key: string) {
-    this.lastSent.delete(key)
-    for (const sub of this.byGroup.get(key) ?? []) this.resyncOne(sub)
+    const group = this.groups.get(key)
+    if (!group) return
+    group.lastSent = 0
+    for (const sub of group.subs) this.resyncOne(sub)
   }
 
   /** While the store cannot answer (it just lost its connection), keep trying: the client stays subscribed. */
@@ -314,10 +330,12 @@ export class Session implements Follower {
     this.subscriptions.delete(sub.id)
     this.budget.used -= 1
     this.context.metrics.subscriptions.dec({ transport: this.transport })
-    const group = this.byGroup.get(sub.key)
-    if (!group?.delete(sub) || group.size > 0) return
-    this.byGroup.delete(sub.key)
-    this.lastSent.delete(sub.key)
+    const group = this.groups.get(sub.key)
+    const at = group ? group.subs.indexOf(sub) : -1
+    if (at < 0) return
+    group!.subs.splice(at, 1)
+    if (group!.subs.length > 0) return
+    this.groups.delete(sub.key)
     this.context.hub.remove(sub.address.streamName, sub.address.groupId, this)
   }
 

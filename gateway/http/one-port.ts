@@ -121,11 +121,15 @@ export class OnePort {
     let head: Buffer = Buffer.alloc(0)
     const giveUp = () => socket.destroy()
     const deadline = setTimeout(giveUp, this.settings.firstBytesTimeoutMs)
+    // Every listener goes once the connection is dispatched (or closed): a connection that lives for hours
+    // must not keep the sniffing's closures, its cleared timer and its first bytes.
     const settle = () => {
       clearTimeout(deadline)
       this.undecided.delete(socket)
       socket.removeListener('readable', onReadable)
       socket.removeListener('end', giveUp)
+      socket.removeListener('error', giveUp)
+      socket.removeListener('close', settle)
     }
     const onReadable = () => {
       for (let chunk: Buffer | null; (chunk = socket.read()) !== null; ) head = head.length === 0 ? chunk : Buffer.concat([head, chunk])

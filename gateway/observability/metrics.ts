@@ -1,6 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 
-export type Transport = 'websocket' | 'sse' | 'rest' | 'connect'
+const TRANSPORTS = ['websocket', 'sse', 'rest', 'connect'] as const
+export type Transport = (typeof TRANSPORTS)[number]
 /** Who wrote: a transport's client, or code in the gateway's process (`streams.<name>.set`). */
 export type WriteOrigin = Transport | 'internal'
 
@@ -13,6 +14,7 @@ export function createMetrics() {
   // The default metrics' names already start with `process_` or `nodejs_`.
   collectDefaultMetrics({ register: registry, prefix: 'streamgate_' })
   const registers = [registry]
+  const framesDelivered = new Counter({ name: 'streamgate_frames_delivered_total', help: 'Frames written to subscribers', labelNames: ['transport'], registers })
   // Read only when scraped, so that nothing is counted on the delivery path.
   let queuedBytes: () => Iterable<[Transport, number]> = () => []
   return {
@@ -20,7 +22,9 @@ export function createMetrics() {
     connections: new Gauge({ name: 'streamgate_connections', help: 'Open connections', labelNames: ['transport'], registers }),
     subscriptions: new Gauge({ name: 'streamgate_subscriptions', help: 'Active subscriptions', labelNames: ['transport'], registers }),
     eventsWritten: new Counter({ name: 'streamgate_events_written_total', help: 'Changes and custom events written through this instance', registers }),
-    framesDelivered: new Counter({ name: 'streamgate_frames_delivered_total', help: 'Frames written to subscribers', labelNames: ['transport'], registers }),
+    framesDelivered,
+    /** The counter's child per transport, made once: every connection counts its frames on one of these. */
+    framesDeliveredOn: Object.fromEntries(TRANSPORTS.map((transport) => [transport, framesDelivered.labels(transport)])) as Record<Transport, { inc(count: number): void }>,
     queueLimitCloses: new Counter({ name: 'streamgate_queue_limit_closes_total', help: 'Connections closed because their outbound queue exceeded the limit', labelNames: ['transport'], registers }),
     connectionsRefused: new Counter({ name: 'streamgate_connections_refused_total', help: 'Connections closed as soon as they were opened, by reason', labelNames: ['reason'], registers }),
     preconditionFailures: new Counter({ name: 'streamgate_precondition_failures_total', help: 'Writes refused because their If-Match / If-None-Match / version condition did not hold', registers }),

@@ -58,6 +58,10 @@ export function websocketTransport(gateway: Gateway, options: WebSocketTransport
     handleProtocols: (protocols) => (protocols.has('Authorization') ? 'Authorization' : (protocols.values().next().value ?? false)),
   })
   const alive = new WeakSet<WebSocket>()
+  // One listener for every connection (`this` is the socket that answered): a closure each costs memory.
+  function answered(this: WebSocket) {
+    alive.add(this)
+  }
   // The connection id goes back in the 101 answer, as HTTP requests get theirs.
   const connIds = new WeakMap<IncomingMessage, string>()
   wss.on('headers', (headers, request) => headers.push(`${REQUEST_ID_HEADER}: ${connIds.get(request)}`))
@@ -77,7 +81,7 @@ export function websocketTransport(gateway: Gateway, options: WebSocketTransport
   function connect(ws: WebSocket, caller: Caller, log: Log) {
     metrics.connections.inc({ transport })
     alive.add(ws)
-    ws.on('pong', () => alive.add(ws))
+    ws.on('pong', answered)
 
     // The core hands each delivery round over at once; its frames are already whole WebSocket frames, shared
     // by every connection, and go into the socket in one writev. ws has no API for pre-framed data, hence
