@@ -277,6 +277,22 @@ async function openLoop(o: {
   return writesInWindow
 }
 
+/** What a flow (fan-out, many groups, slow readers) measured over its window. */
+function flowFigures(n: number, connectMs: number, writesInWindow: number, tracker: Tracker, lag: Histogram, windowMs: number) {
+  const seconds = windowMs / 1000
+  return {
+    subscribers: n,
+    connectMs,
+    writesInWindow,
+    writesPerSec: Math.round(writesInWindow / seconds),
+    delivered: tracker.deliveredInWindow,
+    deliveredPerSec: Math.round(tracker.deliveredInWindow / seconds),
+    latency: summarize(tracker.latency),
+    writerLag: summarize(lag),
+    windowMs,
+  }
+}
+
 /** fan-out and many-groups. */
 async function runFlow(job: FlowJob): Promise<FlowResult> {
   const { n, lanes, mode } = job
@@ -370,19 +386,10 @@ async function runFlow(job: FlowJob): Promise<FlowResult> {
   const checked = await verify(subs, written, 1)
   for (const lane of laneConns) lane.close()
   closeAll(opened.conns)
-  const seconds = job.durationMs / 1000
   return {
-    subscribers: n,
-    connectMs: opened.ms,
-    writesInWindow,
-    writesPerSec: Math.round(writesInWindow / seconds),
-    delivered: tracker.deliveredInWindow,
-    deliveredPerSec: Math.round(tracker.deliveredInWindow / seconds),
-    latency: summarize(tracker.latency),
-    writerLag: summarize(lag),
+    ...flowFigures(n, opened.ms, writesInWindow, tracker, lag, job.durationMs),
     correctness: { ...checked, writeErrors: correctness.writeErrors, stalls: correctness.stalls },
     loadgenCpu,
-    windowMs: job.durationMs,
   }
 }
 
@@ -470,20 +477,11 @@ async function runSlow(job: SlowJob): Promise<SlowReadersResult> {
   const checked = await verify(readers, written, 1)
   for (const lane of laneConns) lane.close()
   closeAll(opened.conns)
-  const seconds = job.durationMs / 1000
   return {
-    subscribers: n,
+    ...flowFigures(n, opened.ms, writesInWindow, tracker, lag, job.durationMs),
     readers: n,
-    connectMs: opened.ms,
-    writesInWindow,
-    writesPerSec: Math.round(writesInWindow / seconds),
-    delivered: tracker.deliveredInWindow,
-    deliveredPerSec: Math.round(tracker.deliveredInWindow / seconds),
-    latency: summarize(tracker.latency),
-    writerLag: summarize(lag),
     correctness: { ...checked, writeErrors: failed ? 1 : 0 },
     loadgenCpu,
-    windowMs: job.durationMs,
     perKey: Array.from(written),
   }
 }
