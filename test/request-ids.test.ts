@@ -11,7 +11,7 @@ afterEach(async () => {
 })
 
 /** A gateway whose log lines (at debug level) are kept, parsed, for the test to read. */
-async function loggedGateway() {
+async function loggedGateway(options: { auth?: boolean; corsOrigins?: string[] } = {}) {
   const lines: Array<Record<string, unknown>> = []
   const stream = new Writable({
     write(chunk, _encoding, done) {
@@ -19,7 +19,7 @@ async function loggedGateway() {
       done()
     },
   })
-  gw = await startGateway({ logger: pino({ level: 'debug' }, stream) })
+  gw = await startGateway({ logger: pino({ level: 'debug' }, stream), ...options })
   return { gw, lines }
 }
 
@@ -120,6 +120,21 @@ describe('request ids', () => {
     expect(ids[0]).toMatch(UUID)
     expect(ids[1]).toMatch(UUID)
     expect(ids[0]).not.toBe(ids[1])
+  })
+})
+
+describe('request ids on refused WebSocket upgrades', () => {
+  it('names a refused upgrade (401 for a refused token, 403 for a foreign Origin) in its answer', async () => {
+    await loggedGateway({ auth: true, corsOrigins: ['https://app.example'] })
+    const refusal = (headers: Record<string, string>) =>
+      new Promise<{ status: number; id: unknown }>((resolve) => {
+        const ws = new WebSocket(gw!.wsUrl, { headers })
+        ws.once('unexpected-response', (_request, response) => resolve({ status: response.statusCode!, id: response.headers['x-request-id'] }))
+        ws.once('error', () => {})
+      })
+    expect(await refusal({ authorization: 'Bearer bad', 'x-request-id': 'up-401' })).toEqual({ status: 401, id: 'up-401' })
+    expect(await refusal({ origin: 'https://elsewhere.example', 'x-request-id': 'up-403' })).toEqual({ status: 403, id: 'up-403' })
+    expect((await refusal({ authorization: 'Bearer bad' })).id).toMatch(UUID)
   })
 })
 

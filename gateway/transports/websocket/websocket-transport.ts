@@ -32,8 +32,10 @@ const closeFor: Record<Disconnect, [number, string]> = {
 }
 
 /** Answers an upgrade request without upgrading, and closes the connection. */
-function refuseUpgrade(socket: Duplex, status: string, text: string) {
-  socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`)
+function refuseUpgrade(socket: Duplex, status: string, text: string, connId: string) {
+  socket.end(
+    `HTTP/1.1 ${status}\r\nConnection: close\r\n${REQUEST_ID_HEADER}: ${connId}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`,
+  )
 }
 
 /** The page's origin is the gateway's own: the same host the request was sent to. */
@@ -142,7 +144,7 @@ export function websocketTransport(gateway: Gateway, options: WebSocketTransport
       const { origin, host } = request.headers
       if (origin !== undefined && options.allowedOrigins.length > 0 && !options.allowedOrigins.includes(origin) && !isSameOrigin(origin, host)) {
         metrics.rejectedInputs.inc({ transport, reason: 'origin_not_allowed' })
-        return refuseUpgrade(socket, '403 Forbidden', 'Origin not allowed')
+        return refuseUpgrade(socket, '403 Forbidden', 'Origin not allowed', connId)
       }
       let caller
       try {
@@ -150,7 +152,7 @@ export function websocketTransport(gateway: Gateway, options: WebSocketTransport
         caller = await gateway.authenticate({ headers: request.headers, url, token: tokenFrom(request.headers, url) }, { transport, log })
       } catch {
         metrics.rejectedInputs.inc({ transport, reason: 'unauthenticated' })
-        return refuseUpgrade(socket, '401 Unauthorized', 'Authentication failed')
+        return refuseUpgrade(socket, '401 Unauthorized', 'Authentication failed', connId)
       }
       if (socket.destroyed) return
       wss.handleUpgrade(request, socket, head, (ws) => connect(ws, caller, log))
