@@ -144,11 +144,18 @@ export class Hub {
     this.delivered.length = 0
   }
 
+  /**
+   * A round (or its next slice) starts one turn later than the write that asked for it: the write's own
+   * answer, which HTTP/2 sends from the event loop's immediates, leaves first instead of waiting behind the
+   * fan-out (gRPC Set p99 with 1,000 subscribers: 2.0-2.8x of none before, 0.9-1.0x after).
+   */
   private schedule() {
     if (this.scheduled) return
     this.scheduled = true
-    setImmediate(this.run)
+    setImmediate(this.deferred)
   }
+
+  private readonly deferred = () => setImmediate(this.run)
 
   private readonly run = () => {
     this.scheduled = false
