@@ -72,6 +72,9 @@ interface Target {
   met: boolean | undefined
 }
 
+/** A load generator at this share of a core or more bounds the rate it measures. */
+const LOADGEN_BOUND_PCT = 90
+
 function targets(all: CaseRecord[]): Target[] {
   const out: Target[] = []
   const cases = [...bestCases(all), ...all.filter((c) => c.scenario !== 'fanout' && c.scenario !== 'groups')]
@@ -84,13 +87,18 @@ function targets(all: CaseRecord[]): Target[] {
     if (!raw && !sg && !unavailable) continue
     const r = ratio(sg?.deliveredPerSec, raw?.deliveredPerSec)
     const motia = transport === 'ws' ? flow('ws', 'motia', 'saturation') : undefined
+    // The saturation loop's writers share a process with the readers: once that process is near a core, the
+    // rate is the load generator's, not the server's, and the ratio compares nothing (server CPU per
+    // message below still does). It is shown, not judged.
+    const loadgenBound = Math.max(...[flowCase(transport, 'raw', 'saturation'), flowCase(transport, 'streamgate', 'saturation')].map((c) => c?.loadgen?.cpuPct ?? 0))
+    const judged = loadgenBound < LOADGEN_BOUND_PCT
     out.push({
       target: `${TRANSPORT_NAME[transport]} fan-out, N=1,000, saturation: streamgate ≥ 0.8× ${systemName('raw', transport)} delivered msg/s`,
       measured: unavailable
         ? `not yet available (${unavailable.unavailable}); ${systemName('raw', transport)} ${fmt(raw?.deliveredPerSec, 0)} msg/s`
-        : `${fmt(sg?.deliveredPerSec, 0)} vs ${fmt(raw?.deliveredPerSec, 0)} msg/s${motia ? `; Motia ${fmt(motia.deliveredPerSec, 0)} (streamgate ${fmt(ratio(sg?.deliveredPerSec, motia.deliveredPerSec))}× Motia)` : ''}`,
+        : `${fmt(sg?.deliveredPerSec, 0)} vs ${fmt(raw?.deliveredPerSec, 0)} msg/s${motia ? `; Motia ${fmt(motia.deliveredPerSec, 0)} (streamgate ${fmt(ratio(sg?.deliveredPerSec, motia.deliveredPerSec))}× Motia)` : ''}${judged ? '' : `; not judged: the load generator ran at ${fmt(loadgenBound, 0)} % of a core, so the rate is its limit`}`,
       ratio: r,
-      met: r === undefined ? undefined : r >= 0.8,
+      met: r === undefined || !judged ? undefined : r >= 0.8,
     })
     // Server CPU per delivered message: the inverse of messages per server CPU-second.
     const sgPerCpu = perCpuSecond(flowCase(transport, 'streamgate', 'saturation'))

@@ -13,11 +13,14 @@ const single = (request: FastifyRequest, name: string): string | undefined => {
   return value
 }
 
-/** `If-Match: "<version>"`: one strong tag, as ETag gives it (a list or `*` has no version to compare). */
+/**
+ * `If-Match: "<version>"`: one strong tag, as ETag gives it (a list or `*` has no version to compare). Up to
+ * 16 digits, so the core decides, as for Connect's if_version, which versions are whole numbers it can hold.
+ */
 function ifMatch(request: FastifyRequest): number | undefined {
   const value = single(request, 'if-match')?.trim()
   if (value === undefined) return undefined
-  const match = /^"(\d{1,15})"$/.exec(value)
+  const match = /^"(\d{1,16})"$/.exec(value)
   if (!match) throw invalid('If-Match takes one entity tag as ETag gives it, such as "12"')
   return Number(match[1])
 }
